@@ -1,0 +1,3 @@
+"""tunnellab: the tunnel effect, layer by layer."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""Analysis of probe results: curves, tables and plots."""

@@ -1,0 +1,44 @@
+"""Shared plumbing of the thin ``@hydra.main`` entry points."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig
+
+from tunnellab.config import config_dir, register_configs, validate_config
+from tunnellab.errors import TunnellabError
+
+log = logging.getLogger("tunnellab")
+
+
+def hydra_app(task: Callable[[DictConfig, Path], str]) -> Callable[[], None]:
+    """Wrap ``task(cfg, run_dir) -> summary`` as a Hydra app over ``conf/``.
+
+    The config is validated first; a user-fixable error is printed as one paragraph and the
+    process exits with status 2 (in a multirun the job fails and Hydra reports it).
+    """
+    register_configs()
+
+    def job(cfg: DictConfig) -> None:
+        hydra_cfg = HydraConfig.get()
+        run_dir = Path(hydra_cfg.runtime.output_dir)
+        try:
+            validate_config(cfg)
+            summary = task(cfg, run_dir)
+        except TunnellabError as err:
+            if hydra_cfg.mode == RunMode.MULTIRUN:
+                raise
+            print(f"\ntunnellab: error: {err}", file=sys.stderr)
+            sys.exit(2)
+        print(summary, flush=True)
+
+    job.__name__ = task.__name__
+    job.__doc__ = task.__doc__
+    return hydra.main(config_path=str(config_dir()), config_name="config", version_base="1.3")(job)

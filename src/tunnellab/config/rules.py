@@ -1,0 +1,57 @@
+"""Value rules attached to structured-config fields as dataclass ``metadata``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+RULE_KEY = "tunnellab_rule"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A check on one config value and the sentence that says what is allowed."""
+
+    check: Callable[[Any], bool]
+    allowed: Callable[[], str]
+
+    def as_metadata(self) -> dict[str, Rule]:
+        return {RULE_KEY: self}
+
+
+def choices(*values: str, source: Callable[[], Iterable[str]] | None = None) -> dict[str, Rule]:
+    """The value must be one of ``values`` (or of ``source()``, evaluated lazily)."""
+
+    def allowed_values() -> list[str]:
+        return sorted(source()) if source is not None else list(values)
+
+    return Rule(
+        check=lambda v: v in allowed_values(),
+        allowed=lambda: "one of: " + ", ".join(map(str, allowed_values())),
+    ).as_metadata()
+
+
+def in_range(low: float, high: float) -> dict[str, Rule]:
+    """The value must lie in the closed interval ``[low, high]``."""
+    return Rule(
+        check=lambda v: v is not None and low <= v <= high,
+        allowed=lambda: f"a number in [{low}, {high}]",
+    ).as_metadata()
+
+
+def at_least(low: float) -> dict[str, Rule]:
+    """The value must be ``>= low``."""
+    rule = Rule(check=lambda v: v is not None and v >= low, allowed=lambda: f"a number >= {low}")
+    return rule.as_metadata()
+
+
+def positive() -> dict[str, Rule]:
+    """The value must be ``> 0``."""
+    rule = Rule(check=lambda v: v is not None and v > 0, allowed=lambda: "a number > 0")
+    return rule.as_metadata()
+
+
+def fraction() -> dict[str, Rule]:
+    """The value must lie in ``[0, 1]``."""
+    return in_range(0.0, 1.0)

@@ -1,0 +1,159 @@
+"""Structured-config dataclasses: the typed schema of every config group.
+
+Hydra merges each YAML file of ``conf/`` into the dataclass of its group, so an unknown key or a
+wrong type fails at compose time. Value rules (ranges, allowed choices) live beside each field as
+``metadata`` and are checked by :mod:`tunnellab.config.validate` right after composition.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from omegaconf import MISSING
+
+from tunnellab.config.rules import at_least, choices, fraction, in_range, positive
+
+AUGMENTATIONS = ("none", "rrc_flip")
+TAP_KINDS = ("paper", "blocks")
+LOGGER_KINDS = ("wandb", "csv", "none")
+WANDB_MODES = ("auto", "offline", "online", "disabled")
+ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps")
+PROBE_ACCURACIES = ("selected", "best", "last")
+PRECISIONS = ("32-true", "bf16-mixed", "16-mixed", "64-true")
+
+
+def _registered_models() -> list[str]:
+    from tunnellab.models import list_models
+
+    return list_models()
+
+
+@dataclass
+class LabDataConfig:
+    """The built-in procedural lab dataset (no download)."""
+
+    _target_: str = "tunnellab.data.lab_suite.build_lab_id"
+    name: str = field(default="lab", metadata=choices("lab"))
+    resolution: int = field(default=32, metadata=in_range(16, 224))
+    classes: int = field(default=10, metadata=in_range(2, 108))
+    samples_per_class: int = field(default=500, metadata=at_least(2))
+    val_per_class: int = field(default=50, metadata=at_least(1))
+    test_per_class: int = field(default=100, metadata=at_least(1))
+    seed: int = 0
+
+
+@dataclass
+class OODConfig:
+    """An OOD suite: named dataset builders, each returning train and test splits."""
+
+    name: str = "lab"
+    datasets: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ModelConfig:
+    """A backbone, built by ``tunnellab.models.create_model`` (timm-style registry)."""
+
+    _target_: str = "tunnellab.models.create_model"
+    name: str = field(default=MISSING, metadata=choices(source=_registered_models))
+    num_classes: int = "${data.classes}"  # type: ignore[assignment]
+    width: float = field(default=1.0, metadata=in_range(0.01, 4.0))
+
+
+@dataclass
+class AugConfig:
+    """Pretraining augmentation: ``none`` (deterministic) or ``rrc_flip``."""
+
+    name: str = field(default="none", metadata=choices(*AUGMENTATIONS))
+    scale_min: float = field(default=0.08, metadata=fraction())
+    flip_p: float = field(default=0.5, metadata=fraction())
+
+
+@dataclass
+class OptimConfig:
+    """Pretraining recipe: AdamW, label smoothing, linear warm-up then cosine to 0."""
+
+    name: str = field(default="adamw", metadata=choices("adamw"))
+    lr: float = field(default=1e-2, metadata=positive())
+    weight_decay: float = field(default=0.05, metadata=at_least(0.0))
+    batch_size: int = field(default=512, metadata=at_least(1))
+    epochs: int = field(default=100, metadata=at_least(1))
+    warmup_epochs: float = field(default=5.0, metadata=at_least(0.0))
+    warmup_start_factor: float = field(default=0.01, metadata=in_range(1e-6, 1.0))
+    label_smoothing: float = field(default=0.1, metadata=in_range(0.0, 0.99))
+
+
+@dataclass
+class ProbeConfig:
+    """Linear probes on every tap, trained together on cached features."""
+
+    name: str = "paper_cnn"
+    epochs: int = field(default=30, metadata=at_least(1))
+    lr: float = field(default=1e-3, metadata=positive())
+    weight_decay: float = field(default=0.0, metadata=at_least(0.0))
+    batch_size: int = field(default=256, metadata=at_least(1))
+    label_smoothing: float = field(default=0.1, metadata=in_range(0.0, 0.99))
+    init_std: float = field(default=0.01, metadata=positive())
+    holdout_fraction: float = field(default=0.1, metadata=in_range(0.0, 0.5))
+    accuracy: str = field(default="selected", metadata=choices(*PROBE_ACCURACIES))
+    extract_batch_size: int = field(default=512, metadata=at_least(1))
+    device: str = field(default="auto", metadata=choices("auto", "cpu", "cuda"))
+
+
+@dataclass
+class TrainerConfig:
+    """Arguments of ``pytorch_lightning.Trainer`` (epochs come from ``optim.epochs``)."""
+
+    _target_: str = "pytorch_lightning.Trainer"
+    accelerator: str = field(default="cpu", metadata=choices(*ACCELERATORS))
+    devices: Any = 1
+    strategy: str = "auto"
+    num_nodes: int = field(default=1, metadata=at_least(1))
+    precision: str = field(default="32-true", metadata=choices(*PRECISIONS))
+    deterministic: bool = True
+    log_every_n_steps: int = field(default=10, metadata=at_least(1))
+    enable_progress_bar: bool = True
+    enable_model_summary: bool = False
+    num_sanity_val_steps: int = 0
+
+
+@dataclass
+class LoggerConfig:
+    """Experiment tracking: W&B (offline unless logged in), Lightning CSV, or none."""
+
+    kind: str = field(default="wandb", metadata=choices(*LOGGER_KINDS))
+    project: str = "tunnellab"
+    entity: str | None = None
+    group: str | None = None
+    tags: list[str] = field(default_factory=list)
+    mode: str = field(default="auto", metadata=choices(*WANDB_MODES))
+
+
+@dataclass
+class PathsConfig:
+    """Where things live: run dirs under ``output_root``, real datasets under ``data_dir``."""
+
+    output_root: str = "outputs"
+    data_dir: str = "${oc.env:TUNNELLAB_DATA,data}"
+    cache_dir: str | None = None  # feature cache; None = <run dir>/features
+
+
+@dataclass
+class RunConfig:
+    """The whole composed config of one run (the primary schema)."""
+
+    data: Any = MISSING
+    ood: OODConfig = field(default_factory=OODConfig)
+    model: Any = MISSING
+    aug: AugConfig = field(default_factory=AugConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    probe: ProbeConfig = field(default_factory=ProbeConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    logger: LoggerConfig = field(default_factory=LoggerConfig)
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    taps: str = field(default="paper", metadata=choices(*TAP_KINDS))
+    seed: int = field(default=0, metadata=at_least(0))
+    name: str = "run"
+    skip_if_done: bool = True
+    checkpoint: str | None = None  # tunnellab-probe: weights to probe (default <run dir>/best)

@@ -1,0 +1,287 @@
+"""One run, as plain functions: datasets → pretrain → extract + probe → metrics → files."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+from hydra.errors import InstantiationException
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+from torch import nn
+
+from tunnellab.analysis.curves import plot_tunnel_curves
+from tunnellab.config.validate import validate_config
+from tunnellab.data.arrays import DatasetSplits
+from tunnellab.errors import TunnellabError
+from tunnellab.models.registry import count_parameters
+from tunnellab.pretrain.train import (
+    BEST,
+    CHECKPOINT_DIR,
+    PretrainOutcome,
+    load_backbone,
+    pretrain,
+)
+from tunnellab.probe.cache import FeatureCache
+from tunnellab.probe.heads import ProbeRecipe
+from tunnellab.probe.stage import ProbeStage, resolve_device, run_probe_stage
+from tunnellab.tracking.results import (
+    config_hash,
+    metric_rows,
+    probe_rows,
+    run_variables,
+    write_tables,
+)
+from tunnellab.tracking.tracker import Tracker, start_tracker
+
+DONE = "done.json"
+
+
+@dataclass
+class RunResult:
+    """What a run produced: where, and the headline numbers."""
+
+    run_dir: Path
+    run_id: str
+    checkpoint: Path | None
+    backbone_id_accuracy: float
+    probes: pd.DataFrame
+    metrics: pd.DataFrame
+    files: dict[str, Path] = field(default_factory=dict)
+    tracker_kind: str = "none"
+    tracker_location: str | None = None
+    seconds: dict[str, float] = field(default_factory=dict)
+    pretrain: PretrainOutcome | None = None
+    skipped: bool = False
+
+
+def instantiate_dataset(node: DictConfig) -> DatasetSplits:
+    """Build a dataset from its config node; a user-fixable error surfaces as itself."""
+    try:
+        return instantiate(node)
+    except InstantiationException as err:
+        cause = err.__cause__
+        if isinstance(cause, TunnellabError):
+            raise cause from None
+        raise
+
+
+def load_datasets(cfg: DictConfig) -> tuple[DatasetSplits, dict[str, DatasetSplits]]:
+    """The ID dataset and the OOD suite, built by the ``_target_`` of each config node."""
+    id_data = instantiate_dataset(cfg.data)
+    ood: dict[str, DatasetSplits] = {}
+    for name, node in cfg.ood.datasets.items():
+        splits = instantiate_dataset(node)
+        splits.name = str(name)
+        ood[str(name)] = splits
+    return id_data, ood
+
+
+def _dataset_keys(cfg: DictConfig) -> dict[str, object]:
+    keys: dict[str, object] = {cfg.data.name: OmegaConf.to_container(cfg.data, resolve=True)}
+    for name, node in cfg.ood.datasets.items():
+        keys[str(name)] = OmegaConf.to_container(node, resolve=True)
+    return keys
+
+
+def _run_id(cfg: DictConfig) -> str:
+    return f"{cfg.name}-{config_hash(cfg)}"
+
+
+def _load_done(run_dir: Path, cfg: DictConfig) -> RunResult | None:
+    """The finished result of an identical earlier run in ``run_dir``, if there is one."""
+    done = run_dir / DONE
+    if not done.is_file():
+        return None
+    info = json.loads(done.read_text())
+    if info.get("config_hash") != config_hash(cfg):
+        return None
+    files = {k: Path(v) for k, v in info["files"].items()}
+    return RunResult(
+        run_dir=run_dir,
+        run_id=info["run_id"],
+        checkpoint=Path(info["checkpoint"]) if info.get("checkpoint") else None,
+        backbone_id_accuracy=info["backbone_id_accuracy"],
+        probes=pd.read_csv(files["probe_results"]),
+        metrics=pd.read_csv(files["tunnel_metrics"]),
+        files=files,
+        skipped=True,
+    )
+
+
+def probe_backbone(
+    cfg: DictConfig,
+    run_dir: Path,
+    model: nn.Module,
+    id_data: DatasetSplits,
+    ood_data: dict[str, DatasetSplits],
+    tracker: Tracker,
+    checkpoint: Path | None = None,
+) -> RunResult:
+    """Probe every tap of ``model`` on ID and OOD data; write tables, the plot and the summary."""
+    started = time.perf_counter()
+    probe_cfg = cfg.probe
+    stage = ProbeStage(
+        model=model,
+        taps=model.taps(cfg.taps),
+        recipe=ProbeRecipe(
+            epochs=probe_cfg.epochs,
+            lr=probe_cfg.lr,
+            weight_decay=probe_cfg.weight_decay,
+            batch_size=probe_cfg.batch_size,
+            label_smoothing=probe_cfg.label_smoothing,
+            init_std=probe_cfg.init_std,
+        ),
+        holdout_fraction=probe_cfg.holdout_fraction,
+        seed=cfg.seed,
+        device=resolve_device(probe_cfg.device),
+        cache=FeatureCache(cfg.paths.cache_dir or run_dir / "features"),
+        extract_batch_size=probe_cfg.extract_batch_size,
+    )
+    report = run_probe_stage(stage, id_data, ood_data, _dataset_keys(cfg))
+    variables = run_variables(cfg, getattr(model, "meta", {}), count_parameters(model))
+    probes = probe_rows(report, variables)
+    metrics = metric_rows(report, variables, probe_cfg.accuracy)
+    files = write_tables(run_dir, probes, metrics)
+    curve_column = f"acc_{metrics['accuracy'].iloc[0]}"
+    files.update(_plot(run_dir, probes, metrics, curve_column, title=_title(cfg)))
+    result = RunResult(
+        run_dir=run_dir,
+        run_id=variables["run_id"],
+        checkpoint=checkpoint,
+        backbone_id_accuracy=report.backbone_id_accuracy,
+        probes=probes,
+        metrics=metrics,
+        files=files,
+        tracker_kind=tracker.kind,
+        tracker_location=tracker.location,
+        seconds={"probe": time.perf_counter() - started},
+    )
+    tracker.log_results(
+        probes, metrics, headline(result), curve_column, {"curves": files["curves_png"]}
+    )
+    return result
+
+
+def _title(cfg: DictConfig) -> str:
+    return (
+        f"{cfg.model.name} (width {cfg.model.width:g}) on {cfg.data.name}: "
+        f"{cfg.data.classes} classes, {cfg.data.resolution}², aug={cfg.aug.name}, seed {cfg.seed}"
+    )
+
+
+def _plot(
+    run_dir: Path, probes: pd.DataFrame, metrics: pd.DataFrame, column: str, title: str
+) -> dict[str, Path]:
+    id_rows = probes[probes["role"] == "id"].sort_values("tap_index")
+    ood_curves = {
+        name: rows.sort_values("tap_index")[column].tolist()
+        for name, rows in probes[probes["role"] == "ood"].groupby("dataset", sort=False)
+    }
+    starts = {
+        row.dataset: None if pd.isna(row.tunnel_start) else int(row.tunnel_start)
+        for row in metrics.itertuples()
+    }
+    png, pdf = plot_tunnel_curves(
+        id_rows[column].tolist(),
+        ood_curves,
+        id_rows["tap_name"].tolist(),
+        run_dir / "curves.png",
+        title=title,
+        tunnel_starts=starts,
+        id_label=f"ID ({id_rows['dataset'].iloc[0]})",
+    )
+    return {"curves_png": png, "curves_pdf": pdf}
+
+
+def headline(result: RunResult) -> dict[str, float | int | str | None]:
+    """The summary values of a run (also the W&B run summary)."""
+    out: dict[str, float | int | str | None] = {"id_accuracy": result.backbone_id_accuracy}
+    for row in result.metrics.itertuples():
+        out[f"{row.dataset}/retained"] = float(row.retained)
+        out[f"{row.dataset}/tunnel_start"] = (
+            None if pd.isna(row.tunnel_start) else int(row.tunnel_start)
+        )
+        out[f"{row.dataset}/pearson"] = float(row.pearson)
+        out[f"{row.dataset}/strength"] = str(row.strength)
+    out["mean_retained"] = float(result.metrics["retained"].mean())
+    return out
+
+
+@contextmanager
+def tracked(cfg: DictConfig, run_dir: Path) -> Iterator[Tracker]:
+    """A tracker for the run, finished (with the right exit code) however the block ends."""
+    tracker = start_tracker(cfg, run_dir, _run_id(cfg))
+    exit_code = 1
+    try:
+        yield tracker
+        exit_code = 0
+    finally:
+        tracker.finish(exit_code)
+
+
+def _prepare(cfg: DictConfig, run_dir: Path) -> Path:
+    validate_config(cfg)
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    OmegaConf.save(cfg, run_dir / "config.yaml", resolve=True)
+    return run_dir
+
+
+def run_pretrain(cfg: DictConfig, run_dir: Path) -> PretrainOutcome:
+    """Only pretrain: the best checkpoint lands in ``<run dir>/checkpoints/best.ckpt``."""
+    run_dir = _prepare(cfg, run_dir)
+    with tracked(cfg, run_dir) as tracker:
+        return pretrain(cfg, run_dir, instantiate_dataset(cfg.data), tracker.lightning_loggers())
+
+
+def run_probe(cfg: DictConfig, run_dir: Path) -> RunResult:
+    """Only probe: ``cfg.checkpoint`` (default ``<run dir>/checkpoints/best.ckpt``)."""
+    run_dir = Path(run_dir)
+    checkpoint = Path(cfg.checkpoint) if cfg.checkpoint else run_dir / CHECKPOINT_DIR / BEST
+    model = load_backbone(cfg, checkpoint)
+    run_dir = _prepare(cfg, run_dir)
+    with tracked(cfg, run_dir) as tracker:
+        started = time.perf_counter()
+        id_data, ood_data = load_datasets(cfg)
+        data_s = time.perf_counter() - started
+        result = probe_backbone(cfg, run_dir, model, id_data, ood_data, tracker, checkpoint)
+        result.seconds = {"data": data_s, **result.seconds}
+        return result
+
+
+def run(cfg: DictConfig, run_dir: Path) -> RunResult:
+    """Pretrain then probe; returns the earlier result when ``run_dir`` already holds this run."""
+    run_dir = Path(run_dir)
+    if cfg.skip_if_done and (previous := _load_done(run_dir, cfg)) is not None:
+        return previous
+    run_dir = _prepare(cfg, run_dir)
+    with tracked(cfg, run_dir) as tracker:
+        started = time.perf_counter()
+        id_data, ood_data = load_datasets(cfg)
+        data_s = time.perf_counter() - started
+        outcome = pretrain(cfg, run_dir, id_data, tracker.lightning_loggers())
+        pretrain_s = time.perf_counter() - started - data_s
+        model = load_backbone(cfg, outcome.checkpoint)
+        result = probe_backbone(cfg, run_dir, model, id_data, ood_data, tracker, outcome.checkpoint)
+        result.pretrain = outcome
+        result.seconds = {"data": data_s, "pretrain": pretrain_s, **result.seconds}
+        _mark_done(run_dir, cfg, result)
+        return result
+
+
+def _mark_done(run_dir: Path, cfg: DictConfig, result: RunResult) -> None:
+    info = {
+        "config_hash": config_hash(cfg),
+        "run_id": result.run_id,
+        "checkpoint": str(result.checkpoint) if result.checkpoint else None,
+        "backbone_id_accuracy": result.backbone_id_accuracy,
+        "files": {k: str(v) for k, v in result.files.items()},
+        "seconds": result.seconds,
+    }
+    (run_dir / DONE).write_text(json.dumps(info, indent=2))

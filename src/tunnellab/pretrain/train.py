@@ -1,0 +1,130 @@
+"""The pretraining stage: fit a backbone with Lightning, keep the best-validation checkpoint."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytorch_lightning as pl
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint
+from pytorch_lightning.loggers import Logger
+from torch import nn
+
+from tunnellab.data.arrays import DatasetSplits
+from tunnellab.errors import ConfigError
+from tunnellab.pretrain.datamodule import ArraysDataModule
+from tunnellab.pretrain.module import BackboneClassifier
+
+CHECKPOINT_DIR = "checkpoints"
+BEST = "best.ckpt"
+LAST = "last.ckpt"
+DONE = "pretrain.json"
+
+
+@dataclass
+class PretrainOutcome:
+    """Where the best checkpoint is and how good it was on the validation split."""
+
+    checkpoint: Path
+    best_val_acc: float
+    epochs_run: int
+    resumed: bool = False
+    skipped: bool = False
+
+
+def build_backbone(cfg: DictConfig) -> nn.Module:
+    """The backbone ``cfg.model`` describes, randomly initialised and checked at the resolution."""
+    model: nn.Module = instantiate(cfg.model)
+    check_resolution_fits(model, cfg.model.name, cfg.data.resolution)
+    return model
+
+
+def check_resolution_fits(model: nn.Module, name: str, resolution: int) -> None:
+    """Raise :class:`ConfigError` when ``model`` cannot run on ``resolution``² images."""
+    was_training = model.training
+    try:
+        with torch.no_grad():
+            model.eval()(torch.zeros(1, 3, resolution, resolution))
+    except RuntimeError as err:
+        raise ConfigError(
+            f"'data.resolution={resolution}' is too small for model '{name}' "
+            f"({str(err).splitlines()[0]}); use a larger data.resolution or another model "
+            "(VGGm's five max-pools need at least 32)."
+        ) from None
+    finally:
+        model.train(was_training)
+
+
+def load_backbone(cfg: DictConfig, checkpoint: str | Path) -> nn.Module:
+    """The backbone with the weights of a pretraining checkpoint (Lightning or plain state dict)."""
+    path = Path(checkpoint)
+    if not path.is_file():
+        raise ConfigError(
+            f"checkpoint '{path}' does not exist; pass checkpoint=<run dir>/checkpoints/best.ckpt "
+            "of a finished pretraining run"
+        )
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    weights = state.get("state_dict", state)
+    weights = {k.removeprefix("model."): v for k, v in weights.items()}
+    model = build_backbone(cfg)
+    model.load_state_dict(weights)
+    return model.eval()
+
+
+def pretrain(
+    cfg: DictConfig, run_dir: Path, id_data: DatasetSplits, loggers: list[Logger]
+) -> PretrainOutcome:
+    """Train ``cfg.model`` on ``id_data`` with ``cfg.optim``; resumes from ``last.ckpt``."""
+    ckpt_dir = run_dir / CHECKPOINT_DIR
+    done = ckpt_dir / DONE
+    if done.is_file() and (ckpt_dir / BEST).is_file():
+        info = json.loads(done.read_text())
+        return PretrainOutcome(
+            ckpt_dir / BEST, info["best_val_acc"], info["epochs_run"], skipped=True
+        )
+
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    module = BackboneClassifier(
+        build_backbone(cfg),
+        n_classes=id_data.n_classes,
+        lr=cfg.optim.lr,
+        weight_decay=cfg.optim.weight_decay,
+        warmup_epochs=cfg.optim.warmup_epochs,
+        warmup_start_factor=cfg.optim.warmup_start_factor,
+        label_smoothing=cfg.optim.label_smoothing,
+    )
+    data = ArraysDataModule(
+        id_data,
+        batch_size=cfg.optim.batch_size,
+        augmentation=cfg.aug.name,
+        scale_min=cfg.aug.scale_min,
+        flip_p=cfg.aug.flip_p,
+    )
+    checkpoint = ModelCheckpoint(
+        dirpath=ckpt_dir, filename="best", monitor="val/acc", mode="max", save_last=True
+    )
+    callbacks = [checkpoint]
+    if loggers:
+        callbacks.append(LearningRateMonitor(logging_interval="epoch"))
+    trainer: pl.Trainer = instantiate(
+        cfg.trainer,
+        max_epochs=cfg.optim.epochs,
+        default_root_dir=str(run_dir),
+        logger=loggers or False,
+        callbacks=callbacks,
+    )
+    resume = ckpt_dir / LAST
+    resumed = resume.is_file()
+    trainer.fit(module, datamodule=data, ckpt_path=str(resume) if resumed else None)
+    best_val = (
+        float(checkpoint.best_model_score) if checkpoint.best_model_score is not None else 0.0
+    )
+    outcome = PretrainOutcome(
+        Path(checkpoint.best_model_path), best_val, trainer.current_epoch, resumed=resumed
+    )
+    done.write_text(json.dumps({"best_val_acc": best_val, "epochs_run": outcome.epochs_run}))
+    return outcome

@@ -1,0 +1,148 @@
+"""The probe stage: extract every tap once per split, then train all linear heads per dataset."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from tunnellab.data.arrays import DatasetSplits, stratified_split
+from tunnellab.models.taps import Tap
+from tunnellab.probe.cache import FeatureCache, cache_key, model_fingerprint
+from tunnellab.probe.extract import SplitFeatures, extract_features
+from tunnellab.probe.heads import ProbeCurves, ProbeRecipe, train_linear_probes
+
+
+@dataclass
+class DatasetProbe:
+    """Probe accuracies of every tap on one dataset."""
+
+    name: str
+    role: str  # "id" or "ood"
+    n_classes: int
+    n_train: int
+    n_test: int
+    curves: ProbeCurves
+
+
+@dataclass
+class ProbeReport:
+    """Everything the probe stage measured for one backbone."""
+
+    taps: list[Tap]
+    id_probe: DatasetProbe
+    ood_probes: list[DatasetProbe]
+    backbone_id_accuracy: float
+
+
+def resolve_device(device: str) -> torch.device:
+    """``auto`` → CUDA when available, else CPU."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+class ProbeStage:
+    """Probes one backbone on several datasets, sharing the extraction cache."""
+
+    def __init__(
+        self,
+        model: nn.Module,
+        taps: list[Tap],
+        recipe: ProbeRecipe,
+        holdout_fraction: float,
+        seed: int,
+        device: torch.device,
+        cache: FeatureCache,
+        extract_batch_size: int = 512,
+    ) -> None:
+        self.model = model
+        self.taps = taps
+        self.recipe = recipe
+        self.holdout_fraction = holdout_fraction
+        self.seed = seed
+        self.device = device
+        self.cache = cache
+        self.extract_batch_size = extract_batch_size
+        self._fingerprint = model_fingerprint(model)
+
+    def features(self, splits: DatasetSplits, split: str, dataset_key: object) -> SplitFeatures:
+        """The split's tap features, from the cache or one extraction pass."""
+        arrays = getattr(splits, split)
+        key = cache_key(
+            model=self._fingerprint,
+            dataset=dataset_key,
+            split=split,
+            n=len(arrays),
+            resolution=arrays.resolution,
+            taps=[(t.name, t.module, t.side, t.pool, t.transform) for t in self.taps],
+        )
+        return self.cache.get_or_compute(
+            key,
+            lambda: extract_features(
+                self.model,
+                self.taps,
+                arrays,
+                batch_size=self.extract_batch_size,
+                device=self.device,
+                desc=f"extract {splits.name}/{split}",
+            ),
+        )
+
+    def probe(
+        self, splits: DatasetSplits, role: str, dataset_key: object
+    ) -> tuple[DatasetProbe, SplitFeatures]:
+        """Train and evaluate all heads on one dataset; also returns the test features."""
+        train = self.features(splits, "train", dataset_key)
+        test = self.features(splits, "test", dataset_key)
+        holdout = holdout_indices(train.labels, self.holdout_fraction, self.seed)
+        curves = train_linear_probes(
+            train.features,
+            train.labels,
+            test.features,
+            test.labels,
+            n_classes=splits.n_classes,
+            recipe=self.recipe,
+            holdout_index=holdout,
+            seed=self.seed,
+            device=self.device,
+            desc=f"probe {splits.name}",
+        )
+        probe = DatasetProbe(
+            name=splits.name,
+            role=role,
+            n_classes=splits.n_classes,
+            n_train=len(train.labels) - (0 if holdout is None else len(holdout)),
+            n_test=len(test.labels),
+            curves=curves,
+        )
+        return probe, test
+
+
+def run_probe_stage(
+    stage: ProbeStage,
+    id_data: DatasetSplits,
+    ood_data: dict[str, DatasetSplits],
+    dataset_keys: dict[str, object],
+) -> ProbeReport:
+    """Probe the ID dataset and every OOD dataset; the ID test pass gives the backbone's top-1."""
+    id_probe, id_test = stage.probe(id_data, "id", dataset_keys.get(id_data.name, id_data.name))
+    ood_probes = [
+        stage.probe(splits, "ood", dataset_keys.get(name, name))[0]
+        for name, splits in ood_data.items()
+    ]
+    return ProbeReport(
+        taps=stage.taps,
+        id_probe=id_probe,
+        ood_probes=ood_probes,
+        backbone_id_accuracy=id_test.backbone_accuracy(),
+    )
+
+
+def holdout_indices(labels: torch.Tensor, fraction: float, seed: int) -> np.ndarray | None:
+    """Indices of the held-out part of a probe-train split (None when ``fraction`` is 0)."""
+    if fraction <= 0:
+        return None
+    return stratified_split(labels.numpy(), fraction, seed)[1]

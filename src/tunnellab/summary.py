@@ -1,0 +1,77 @@
+"""The short report printed at the end of every command."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from tunnellab.pipeline import RunResult
+from tunnellab.pretrain.train import PretrainOutcome
+
+
+def _rel(path: Path | str | None) -> str:
+    if path is None:
+        return "-"
+    path = Path(path).resolve()
+    cwd = Path.cwd().resolve()
+    return str(path.relative_to(cwd)) if path.is_relative_to(cwd) else str(path)
+
+
+def _tap_label(probes: pd.DataFrame, tap: object) -> str:
+    if pd.isna(tap):
+        return "none"
+    names = probes.drop_duplicates("tap_index").set_index("tap_index")["tap_name"]
+    return f"tap {int(tap)} ({names.get(int(tap), '?')})"
+
+
+def format_run_summary(result: RunResult) -> str:
+    """Where everything went and the headline numbers of one run."""
+    m = result.metrics
+    lines = [
+        f"tunnellab ▸ {result.run_id}" + (" (already done; skipped)" if result.skipped else ""),
+        f"  run dir      {_rel(result.run_dir)}",
+        f"  checkpoint   {_rel(result.checkpoint)}",
+        f"  results      {_rel(result.files.get('probe_results'))}, "
+        f"{_rel(result.files.get('tunnel_metrics'))}",
+        f"  plot         {_rel(result.files.get('curves_png'))} (+ .pdf)",
+    ]
+    if result.tracker_kind == "wandb" and result.tracker_location:
+        lines.append(
+            f"  W&B          {_rel(result.tracker_location)}  (upload: wandb sync <that dir>)"
+        )
+    elif result.tracker_kind == "csv":
+        lines.append(f"  CSV logs     {_rel(result.tracker_location)}")
+    if result.seconds:
+        timing = ", ".join(f"{k} {v:.0f}s" for k, v in result.seconds.items())
+        lines.append(f"  time         {timing}")
+    id_rows = result.probes[result.probes["role"] == "id"]
+    accuracy = str(m["accuracy"].iloc[0]) if len(m) else "best"
+    lines += [
+        "",
+        f"  ID top-1 (backbone)   {100 * result.backbone_id_accuracy:5.1f} %   "
+        f"best ID probe {100 * id_rows[f'acc_{accuracy}'].max():5.1f} %   ({accuracy} accuracy)",
+        f"  {'OOD set':<12}{'classes':>8}{'retained':>10}{'strength':>12}  tunnel start",
+    ]
+    for row in m.itertuples():
+        start = _tap_label(result.probes, row.tunnel_start)
+        lines.append(
+            f"  {row.dataset:<12}{int(row.n_classes):>8}{row.retained:>9.1f}%{row.strength:>12}  {start}"
+        )
+    if len(m):
+        lines.append(f"  {'mean':<12}{'':>8}{m['retained'].mean():>9.1f}%")
+    return "\n".join(lines)
+
+
+def format_pretrain_summary(outcome: PretrainOutcome, run_dir: Path) -> str:
+    """Where the checkpoint went and how good it was."""
+    state = "skipped (already trained)" if outcome.skipped else f"{outcome.epochs_run} epochs"
+    return "\n".join(
+        [
+            f"tunnellab ▸ pretraining done: {state}",
+            f"  run dir      {_rel(run_dir)}",
+            f"  checkpoint   {_rel(outcome.checkpoint)}",
+            f"  best val top-1 {100 * outcome.best_val_acc:.1f} %",
+            f"  next: tunnellab-probe hydra.run.dir={_rel(run_dir)} <same overrides>",
+        ]
+    )

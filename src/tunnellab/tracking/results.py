@@ -1,0 +1,124 @@
+"""Tidy result tables of a run: one row per (dataset, tap) and one per OOD dataset."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from omegaconf import DictConfig, OmegaConf
+
+from tunnellab.metrics.tunnel import tunnel_metrics
+from tunnellab.probe.stage import DatasetProbe, ProbeReport
+
+PROBE_RESULTS = "probe_results.csv"
+TUNNEL_METRICS = "tunnel_metrics.csv"
+HASHED_GROUPS = ("data", "ood", "model", "aug", "optim", "probe", "taps", "seed")
+
+
+def config_hash(cfg: DictConfig) -> str:
+    """Hash of everything that determines a run's numbers (not paths, loggers or devices)."""
+    resolved = {k: OmegaConf.to_container(cfg, resolve=True).get(k) for k in HASHED_GROUPS}
+    return hashlib.sha256(json.dumps(resolved, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def run_variables(cfg: DictConfig, model_meta: dict[str, Any], n_params: int) -> dict[str, Any]:
+    """The run's variables (ARCHITECTURE.md contract) attached to every result row."""
+    n_train = cfg.data.classes * cfg.data.samples_per_class
+    return {
+        "run_id": f"{cfg.name}-{config_hash(cfg)}",
+        "model": cfg.model.name,
+        "width": cfg.model.width,
+        "resolution": cfg.data.resolution,
+        "augmentation": cfg.aug.name,
+        "id_dataset": cfg.data.name,
+        "id_classes": cfg.data.classes,
+        "samples_per_class": cfg.data.samples_per_class,
+        "seed": cfg.seed,
+        "taps_kind": cfg.taps,
+        "depth": model_meta.get("depth"),
+        "stem": model_meta.get("stem"),
+        "spatial_reduction": model_meta.get("spatial_reduction"),
+        "params": n_params,
+        "overparam": n_params / n_train,
+    }
+
+
+def effective_accuracy(report: ProbeReport, which: str) -> str:
+    """``which``, except ``selected`` falls back to ``best`` when no held-out split was kept."""
+    if which == "selected" and report.id_probe.curves.holdout_history is None:
+        return "best"
+    return which
+
+
+def _accuracy(probe: DatasetProbe, which: str) -> np.ndarray:
+    curves = probe.curves
+    return {"best": curves.acc_best, "last": curves.acc_last, "selected": curves.acc_selected}[
+        which
+    ]
+
+
+def probe_rows(report: ProbeReport, variables: dict[str, Any]) -> pd.DataFrame:
+    """One row per (dataset, tap) with best / last / held-out-selected accuracy."""
+    rows = []
+    for probe in [report.id_probe, *report.ood_probes]:
+        c = probe.curves
+        selected_epoch = c.selected_epoch
+        for t, tap in enumerate(report.taps):
+            rows.append(
+                {
+                    **variables,
+                    "dataset": probe.name,
+                    "role": probe.role,
+                    "tap_index": t + 1,
+                    "tap_name": tap.name,
+                    "n_classes": probe.n_classes,
+                    "n_train": probe.n_train,
+                    "n_test": probe.n_test,
+                    "acc_best": c.acc_best[t],
+                    "acc_last": c.acc_last[t],
+                    "acc_selected": c.acc_selected[t],
+                    "best_epoch": int(c.test_history[:, t].argmax()) + 1,
+                    "selected_epoch": None
+                    if selected_epoch is None
+                    else int(selected_epoch[t]) + 1,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def metric_rows(report: ProbeReport, variables: dict[str, Any], accuracy: str) -> pd.DataFrame:
+    """One row per OOD dataset: % retained, Pearson ρ, alignment, tunnel start, strength."""
+    accuracy = effective_accuracy(report, accuracy)
+    acc_id = _accuracy(report.id_probe, accuracy)
+    rows = []
+    for probe in report.ood_probes:
+        m = tunnel_metrics(
+            acc_id,
+            _accuracy(probe, accuracy),
+            alpha_id=report.backbone_id_accuracy,
+            n_classes_id=report.id_probe.n_classes,
+            n_classes_ood=probe.n_classes,
+        )
+        row = {
+            **variables,
+            "dataset": probe.name,
+            "n_classes": probe.n_classes,
+            "accuracy": accuracy,
+        }
+        row.update(dataclasses.asdict(m))
+        row["id_accuracy"] = report.backbone_id_accuracy
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def write_tables(run_dir: Path, probes: pd.DataFrame, metrics: pd.DataFrame) -> dict[str, Path]:
+    """Write both tables into the run dir; returns their paths."""
+    paths = {"probe_results": run_dir / PROBE_RESULTS, "tunnel_metrics": run_dir / TUNNEL_METRICS}
+    probes.to_csv(paths["probe_results"], index=False)
+    metrics.to_csv(paths["tunnel_metrics"], index=False)
+    return paths

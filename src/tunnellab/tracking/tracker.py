@@ -1,0 +1,128 @@
+"""Experiment tracking for one run: W&B (offline by default), Lightning CSV, or nothing.
+
+One tracker per job, started before pretraining and finished in a ``finally`` so jobs never
+share a run. Result files are always written locally; trackers only mirror them.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from omegaconf import DictConfig, OmegaConf
+from pytorch_lightning.loggers import CSVLogger, Logger, WandbLogger
+
+from tunnellab.tracking.wandb_mode import resolve_wandb_mode
+
+
+class Tracker:
+    """No tracking: the base class, used for ``logger=none``."""
+
+    kind = "none"
+    location: str | None = None
+
+    def lightning_loggers(self) -> list[Logger]:
+        return []
+
+    def log_results(
+        self,
+        probes: pd.DataFrame,
+        metrics: pd.DataFrame,
+        summary: dict[str, Any],
+        curve_column: str,
+        figures: dict[str, Path],
+    ) -> None:
+        """Mirror the run's tables, headline numbers (``curve_column`` per tap) and figures."""
+
+    def finish(self, exit_code: int = 0) -> None:
+        """Close the run (always called, also after a failure)."""
+
+
+class CsvTracker(Tracker):
+    """Lightning's CSV logger writes pretraining metrics to ``<run dir>/csv/``."""
+
+    kind = "csv"
+
+    def __init__(self, run_dir: Path) -> None:
+        self._logger = CSVLogger(save_dir=str(run_dir), name="csv", version="")
+        self.location = str(run_dir / "csv")
+
+    def lightning_loggers(self) -> list[Logger]:
+        return [self._logger]
+
+
+class WandbTracker(Tracker):
+    """A W&B run in ``<run dir>/wandb``: pretraining curves, per-tap tables and line plots."""
+
+    kind = "wandb"
+
+    def __init__(self, cfg: DictConfig, run_dir: Path, run_id: str) -> None:
+        import wandb
+
+        self._wandb = wandb
+        mode = resolve_wandb_mode(cfg.logger.mode)
+        os.environ.setdefault("WANDB_SILENT", "true")
+        self.run = wandb.init(
+            project=cfg.logger.project,
+            entity=cfg.logger.entity,
+            group=cfg.logger.group,
+            tags=list(cfg.logger.tags),
+            name=run_id,
+            dir=str(run_dir),
+            mode=mode,
+            config=OmegaConf.to_container(cfg, resolve=True),
+            reinit="finish_previous",
+        )
+        self.mode = mode
+        self.location = str(Path(self.run.dir).parent) if mode != "disabled" else None
+
+    def lightning_loggers(self) -> list[Logger]:
+        return [WandbLogger(experiment=self.run)]
+
+    def log_results(
+        self,
+        probes: pd.DataFrame,
+        metrics: pd.DataFrame,
+        summary: dict[str, Any],
+        curve_column: str,
+        figures: dict[str, Path],
+    ) -> None:
+        wandb = self._wandb
+        columns = [
+            "dataset",
+            "role",
+            "tap_index",
+            "tap_name",
+            "acc_best",
+            "acc_last",
+            "acc_selected",
+        ]
+        self.run.log({"probe/curves": wandb.Table(dataframe=probes[columns])})
+        self.run.log({"tunnel/metrics": wandb.Table(dataframe=metrics)})
+        curves = probes.pivot(index="tap_index", columns="dataset", values=curve_column)
+        datasets = list(dict.fromkeys(probes["dataset"]))
+        chart = wandb.plot.line_series(
+            xs=[int(t) for t in curves.index],
+            ys=[curves[d].tolist() for d in datasets],
+            keys=datasets,
+            title=f"Linear-probe accuracy per tap ({curve_column})",
+            xname="tap",
+        )
+        self.run.log({"probe/accuracy_per_tap": chart})
+        for name, path in figures.items():
+            self.run.log({f"figures/{name}": wandb.Image(str(path))})
+        self.run.summary.update(summary)
+
+    def finish(self, exit_code: int = 0) -> None:
+        self.run.finish(exit_code=exit_code)
+
+
+def start_tracker(cfg: DictConfig, run_dir: Path, run_id: str) -> Tracker:
+    """The tracker that ``logger.kind`` asks for."""
+    if cfg.logger.kind == "wandb":
+        return WandbTracker(cfg, run_dir, run_id)
+    if cfg.logger.kind == "csv":
+        return CsvTracker(run_dir)
+    return Tracker()

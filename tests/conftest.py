@@ -1,0 +1,42 @@
+"""Shared test setup: offline W&B, few threads, and a composed config factory."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+
+os.environ.setdefault("WANDB_MODE", "offline")
+os.environ.setdefault("WANDB_SILENT", "true")
+torch.set_num_threads(min(2, torch.get_num_threads()))
+
+
+@pytest.fixture
+def compose():
+    """``compose(*overrides)`` → the validated config ``tunnellab-run`` would see."""
+    from tunnellab.config import compose_config
+
+    return lambda *overrides: compose_config(list(overrides))
+
+
+# The result-file contract of ARCHITECTURE.md, written out literally so a change to it is seen.
+PROBE_COLUMNS = [
+    "run_id", "dataset", "role", "tap_index", "tap_name", "n_classes", "acc_best", "acc_last",
+    "acc_selected", "model", "resolution", "augmentation", "id_dataset", "id_classes",
+    "samples_per_class", "seed", "depth", "stem", "spatial_reduction", "overparam",
+]  # fmt: skip
+METRIC_COLUMNS = [
+    "run_id", "dataset", "retained", "pearson", "alignment", "tunnel_start", "strength",
+    "model", "resolution", "augmentation", "id_dataset", "id_classes", "samples_per_class", "seed",
+]  # fmt: skip
+
+
+@pytest.fixture
+def probe_columns() -> list[str]:
+    return PROBE_COLUMNS
+
+
+@pytest.fixture
+def metric_columns() -> list[str]:
+    return METRIC_COLUMNS

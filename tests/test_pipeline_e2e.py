@@ -1,0 +1,73 @@
+"""A tiny quickstart end to end: files, columns, W&B run, skip-if-done, determinism, probe-only."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from tunnellab.pipeline import run, run_probe
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def smoke_cfg():
+    from tunnellab.config import compose_config
+
+    return compose_config(["experiment=smoke", "logger=wandb", "logger.mode=offline"])
+
+
+@pytest.fixture(scope="module")
+def first_run(smoke_cfg, tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("smoke")
+    return run(smoke_cfg, run_dir)
+
+
+def test_run_writes_every_output(first_run, probe_columns, metric_columns):
+    d = first_run.run_dir
+    for name in ["config.yaml", "probe_results.csv", "tunnel_metrics.csv", "curves.png",
+                 "curves.pdf", "done.json", "checkpoints/best.ckpt"]:  # fmt: skip
+        assert (d / name).is_file(), name
+    probes = pd.read_csv(d / "probe_results.csv")
+    metrics = pd.read_csv(d / "tunnel_metrics.csv")
+    assert set(probe_columns) <= set(probes.columns)
+    assert set(metric_columns) <= set(metrics.columns)
+    assert set(probes["dataset"]) == {"lab", "glyphs", "digits", "heldout"}
+    assert set(metrics["dataset"]) == {"glyphs", "digits", "heldout"}
+    assert probes.groupby("dataset")["tap_index"].max().eq(10).all()  # VGGm-11: 10 taps
+    assert probes[["acc_best", "acc_last"]].stack().between(0, 1).all()
+    assert metrics["retained"].between(0, 100).all()
+
+
+def test_run_logs_an_offline_wandb_run(first_run):
+    runs = list((first_run.run_dir / "wandb").glob("offline-run-*"))
+    assert len(runs) == 1
+    assert any(runs[0].glob("*.wandb"))
+    assert first_run.tracker_kind == "wandb"
+
+
+def test_second_run_in_the_same_dir_is_skipped(smoke_cfg, first_run):
+    again = run(smoke_cfg, first_run.run_dir)
+    assert again.skipped
+    pd.testing.assert_frame_equal(again.metrics, pd.read_csv(first_run.files["tunnel_metrics"]))
+
+
+def test_same_config_and_seed_give_the_same_numbers(smoke_cfg, first_run, tmp_path):
+    from tunnellab.config import compose_config
+
+    cfg = compose_config(["experiment=smoke"])  # no W&B: tracking must not change numbers
+    second = run(cfg, tmp_path)
+    cols = ["acc_best", "acc_last", "acc_selected"]
+    pd.testing.assert_frame_equal(second.probes[cols], first_run.probes[cols])
+    assert second.backbone_id_accuracy == first_run.backbone_id_accuracy
+
+
+def test_probe_only_reuses_the_checkpoint_and_the_feature_cache(first_run, tmp_path):
+    from tunnellab.config import compose_config
+
+    cfg = compose_config(["experiment=smoke", f"checkpoint={first_run.checkpoint}",
+                          f"paths.cache_dir={first_run.run_dir / 'features'}"])  # fmt: skip
+    result = run_probe(cfg, tmp_path)
+    cols = ["acc_best", "acc_last", "acc_selected"]
+    pd.testing.assert_frame_equal(result.probes[cols], first_run.probes[cols])
+    assert result.backbone_id_accuracy == first_run.backbone_id_accuracy
