@@ -55,9 +55,8 @@ def format_run_summary(result: RunResult) -> str:
     ]
     for row in m.itertuples():
         start = _tap_label(result.probes, row.tunnel_start)
-        lines.append(
-            f"  {row.dataset:<12}{int(row.n_classes):>8}{row.retained:>9.1f}%{row.strength:>12}  {start}"
-        )
+        numbers = f"{int(row.n_classes):>8}{row.retained:>9.1f}%{row.strength:>12}"
+        lines.append(f"  {row.dataset:<12}{numbers}  {start}")
     if len(m):
         lines.append(f"  {'mean':<12}{'':>8}{m['retained'].mean():>9.1f}%")
     return "\n".join(lines)

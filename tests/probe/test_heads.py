@@ -62,8 +62,9 @@ def test_holdout_selection_reads_test_at_the_best_holdout_epoch():
 def test_same_seed_same_numbers_and_seed_matters():
     train, y_train = _taps(300, 0)
     test, y_test = _taps(100, 10)
-    run = lambda seed: (
-        train_linear_probes(
+
+    def run(seed):
+        return train_linear_probes(
             train,
             y_train,
             test,
@@ -72,6 +73,6 @@ def test_same_seed_same_numbers_and_seed_matters():
             recipe=ProbeRecipe(epochs=2, lr=1e-3),
             seed=seed,
         ).test_history
-    )
+
     np.testing.assert_array_equal(run(0), run(0))
     assert not np.array_equal(run(0), run(1))

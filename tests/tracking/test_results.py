@@ -65,5 +65,5 @@ def test_config_hash_ignores_paths_but_not_variables(compose):
     assert config_hash(compose("experiment=smoke", "paths.output_root=/elsewhere")) == base
     assert config_hash(compose("experiment=smoke", "logger=csv")) == base
     assert config_hash(compose("experiment=smoke", "seed=1")) != base
-    assert config_hash(compose("experiment=smoke", "data.resolution=32")) != base
+    assert config_hash(compose("experiment=smoke", "data.resolution=64")) != base
     assert isinstance(pd.Series([base]).iloc[0], str)
