@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import pytest
 
@@ -41,9 +43,16 @@ def test_run_writes_every_output(first_run, probe_columns, metric_columns):
 
 def test_run_logs_an_offline_wandb_run(first_run):
     runs = list((first_run.run_dir / "wandb").glob("offline-run-*"))
-    assert len(runs) == 1
-    assert any(runs[0].glob("*.wandb"))
-    assert first_run.tracker_kind == "wandb"
+    assert len(runs) == 1 and first_run.tracker_kind == "wandb"
+    record = next(runs[0].glob("*.wandb")).read_bytes()
+    for key in [b"train/loss", b"val/acc", b"mean_retained", b"glyphs/retained", b"id_accuracy"]:
+        assert key in record, key
+    media = runs[0] / "files" / "media"
+    tables = {p.parent.name + "/" + p.name.split("_")[0] for p in media.rglob("*.table.json")}
+    assert {"probe/curves", "tunnel/metrics", "probe/accuracy"} <= tables
+    metrics_table = json.loads(next((media / "table" / "tunnel").glob("*.json")).read_text())
+    assert len(metrics_table["data"]) == 3 and "retained" in metrics_table["columns"]
+    assert any((media / "images").rglob("curves*.png"))
 
 
 def test_second_run_in_the_same_dir_is_skipped(smoke_cfg, first_run):
@@ -55,8 +64,9 @@ def test_second_run_in_the_same_dir_is_skipped(smoke_cfg, first_run):
 def test_same_config_and_seed_give_the_same_numbers(smoke_cfg, first_run, tmp_path):
     from tunnellab.config import compose_config
 
-    cfg = compose_config(["experiment=smoke"])  # no W&B: tracking must not change numbers
+    cfg = compose_config(["experiment=smoke", "logger=csv"])  # tracking must not change numbers
     second = run(cfg, tmp_path)
+    assert (tmp_path / "csv" / "metrics.csv").is_file()
     cols = ["acc_best", "acc_last", "acc_selected"]
     pd.testing.assert_frame_equal(second.probes[cols], first_run.probes[cols])
     assert second.backbone_id_accuracy == first_run.backbone_id_accuracy

@@ -56,3 +56,18 @@ def test_pretrain_then_probe_in_one_run_dir(tmp_path):
         assert fragment in probe.stdout
     assert (run_dir / "tunnel_metrics.csv").is_file()
     assert not (tmp_path / "outputs").exists()  # nothing outside the run dir
+
+
+@pytest.mark.slow
+def test_multirun_gives_each_job_its_own_run_dir(tmp_path):
+    out = _cli(
+        "tunnellab-run", "-m", "experiment=smoke", "seed=0,1", f"paths.output_root={tmp_path}",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    jobs = sorted(tmp_path.glob("smoke/multirun_*/[0-9]"))
+    assert [j.name for j in jobs] == ["0", "1"]
+    seeds = [(j / "config.yaml").read_text().count("seed: 1") for j in jobs]
+    assert seeds[0] == 0 and seeds[1] >= 1
+    for job in jobs:
+        assert (job / "tunnel_metrics.csv").is_file()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,6 +77,14 @@ def load_backbone(cfg: DictConfig, checkpoint: str | Path) -> nn.Module:
     return model.eval()
 
 
+def quiet_lightning() -> None:
+    """Drop Lightning's start-up chatter (accelerator lines, tips, a known deprecation warning)."""
+    for name in ("pytorch_lightning.utilities.rank_zero", "pytorch_lightning.accelerators.cuda"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=r".*LeafSpec.*")
+    warnings.filterwarnings("ignore", message=r".*litlogger.*")
+
+
 def pretrain(
     cfg: DictConfig, run_dir: Path, id_data: DatasetSplits, loggers: list[Logger]
 ) -> PretrainOutcome:
@@ -87,6 +97,7 @@ def pretrain(
             ckpt_dir / BEST, info["best_val_acc"], info["epochs_run"], skipped=True
         )
 
+    quiet_lightning()
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     module = BackboneClassifier(
         build_backbone(cfg),
