@@ -7,13 +7,18 @@ STAMP  := $(VENV)/.installed
 OUT    ?=
 PYTEST_ARGS ?=
 
-.PHONY: install quickstart test lint format clean help
+.PHONY: install quickstart test lint format clean help zoo paper-tables bench bench-data data-check
 
 help:
 	@echo "make quickstart [OUT=dir]  pretrain + probe every layer on the lab data (offline, CPU)"
 	@echo "make test                  run the test suite"
 	@echo "make lint                  ruff check + format check"
 	@echo "make install               create/update .venv"
+	@echo "make zoo [OUT=dir]         zoo.csv: params, taps, feature sizes of the paper's models"
+	@echo "make paper-tables [OUT=dir] the paper's statistics, tables and figures from its results"
+	@echo "make bench [OUT=dir]       probe-engine benchmark (probe.json)"
+	@echo "make data-check            which real datasets are found, with image counts"
+	@echo "make bench-data [OUT=dir]  data-loading benchmark (data.json)"
 
 $(STAMP): pyproject.toml requirements-lock.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,6 +41,21 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(BIN)/ruff format src tests
 	$(BIN)/ruff check --fix src tests
+
+zoo: $(STAMP)
+	$(BIN)/python -m tunnellab.models.zoo --out $(or $(OUT),outputs/zoo)
+
+paper-tables: $(STAMP)
+	$(BIN)/tunnellab-analyze source=paper out_dir=$(or $(OUT),outputs/paper)
+
+bench: $(STAMP)
+	$(BIN)/python -m tunnellab.bench.probe --out $(or $(OUT),outputs/bench)
+
+bench-data: $(STAMP)
+	$(BIN)/python -m tunnellab.bench.data --out $(or $(OUT),outputs/bench)
+
+data-check: $(STAMP)
+	$(BIN)/python -m tunnellab.data.check
 
 clean:
 	rm -rf outputs wandb .pytest_cache .ruff_cache
