@@ -16,6 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
 from tunnellab.analysis.curves import plot_tunnel_curves
+from tunnellab.atomic import atomic_write_text
 from tunnellab.config.validate import validate_config
 from tunnellab.data.arrays import DatasetSplits
 from tunnellab.errors import TunnellabError
@@ -214,9 +215,9 @@ def headline(result: RunResult) -> dict[str, float | int | str | None]:
 
 
 @contextmanager
-def tracked(cfg: DictConfig, run_dir: Path) -> Iterator[Tracker]:
+def tracked(cfg: DictConfig, run_dir: Path, job_type: str) -> Iterator[Tracker]:
     """A tracker for the run, finished (with the right exit code) however the block ends."""
-    tracker = start_tracker(cfg, run_dir, _run_id(cfg))
+    tracker = start_tracker(cfg, run_dir, _run_id(cfg), job_type)
     exit_code = 1
     try:
         yield tracker
@@ -236,7 +237,7 @@ def _prepare(cfg: DictConfig, run_dir: Path) -> Path:
 def run_pretrain(cfg: DictConfig, run_dir: Path) -> PretrainOutcome:
     """Only pretrain: the best checkpoint lands in ``<run dir>/checkpoints/best.ckpt``."""
     run_dir = _prepare(cfg, run_dir)
-    with tracked(cfg, run_dir) as tracker:
+    with tracked(cfg, run_dir, "pretrain") as tracker:
         return pretrain(cfg, run_dir, instantiate_dataset(cfg.data), tracker.lightning_loggers())
 
 
@@ -246,7 +247,7 @@ def run_probe(cfg: DictConfig, run_dir: Path) -> RunResult:
     checkpoint = Path(cfg.checkpoint) if cfg.checkpoint else run_dir / CHECKPOINT_DIR / BEST
     model = load_backbone(cfg, checkpoint)
     run_dir = _prepare(cfg, run_dir)
-    with tracked(cfg, run_dir) as tracker:
+    with tracked(cfg, run_dir, "probe") as tracker:
         started = time.perf_counter()
         id_data, ood_data = load_datasets(cfg)
         data_s = time.perf_counter() - started
@@ -261,7 +262,7 @@ def run(cfg: DictConfig, run_dir: Path) -> RunResult:
     if cfg.skip_if_done and (previous := _load_done(run_dir, cfg)) is not None:
         return previous
     run_dir = _prepare(cfg, run_dir)
-    with tracked(cfg, run_dir) as tracker:
+    with tracked(cfg, run_dir, "run") as tracker:
         started = time.perf_counter()
         id_data, ood_data = load_datasets(cfg)
         data_s = time.perf_counter() - started
@@ -284,4 +285,4 @@ def _mark_done(run_dir: Path, cfg: DictConfig, result: RunResult) -> None:
         "files": {k: str(v) for k, v in result.files.items()},
         "seconds": result.seconds,
     }
-    (run_dir / DONE).write_text(json.dumps(info, indent=2))
+    atomic_write_text(run_dir / DONE, json.dumps(info, indent=2))

@@ -4,16 +4,40 @@ from __future__ import annotations
 
 import pytorch_lightning as pl
 import torch
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import DataLoader, Sampler, TensorDataset
 
 from tunnellab.data.arrays import DatasetSplits, ImageArrays
 from tunnellab.data.transforms import normalize, random_resized_crop_flip
 
 
+class EpochShuffleSampler(Sampler[int]):
+    """A random order that depends only on ``(seed, epoch)``, so a resumed run sees the same data.
+
+    Lightning calls :meth:`set_epoch` at the start of every training epoch.
+    """
+
+    def __init__(self, n: int, seed: int) -> None:
+        self.n = n
+        self.seed = seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __iter__(self):
+        gen = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+        return iter(torch.randperm(self.n, generator=gen).tolist())
+
+
 class ArraysDataModule(pl.LightningDataModule):
     """Serves ``train``/``val``/``test`` of a :class:`DatasetSplits` as normalised float batches.
 
-    ``augmentation`` is ``"none"`` or ``"rrc_flip"`` (train batches only).
+    ``augmentation`` is ``"none"`` or ``"rrc_flip"`` (train batches only). Shuffling and
+    augmentation draws depend only on ``(seed, epoch, step)``: resuming from a checkpoint replays
+    exactly the batches an uninterrupted run would have seen.
     """
 
     def __init__(
@@ -24,6 +48,7 @@ class ArraysDataModule(pl.LightningDataModule):
         scale_min: float = 0.08,
         flip_p: float = 0.5,
         num_workers: int = 0,
+        seed: int = 0,
     ) -> None:
         super().__init__()
         if splits.val is None:
@@ -34,24 +59,27 @@ class ArraysDataModule(pl.LightningDataModule):
         self.scale_min = scale_min
         self.flip_p = flip_p
         self.num_workers = num_workers
+        self.sampler = EpochShuffleSampler(len(splits.train), seed)
+        self._aug_generator = torch.Generator()
+        self._aug_step = (-1, 0)  # (epoch, step within epoch)
 
-    def _loader(self, arrays: ImageArrays, shuffle: bool) -> DataLoader:
+    def _loader(self, arrays: ImageArrays, train: bool) -> DataLoader:
         return DataLoader(
             TensorDataset(arrays.images, arrays.labels),
             batch_size=self.batch_size,
-            shuffle=shuffle,
+            sampler=self.sampler if train else None,
             num_workers=self.num_workers,
-            drop_last=shuffle and len(arrays) > self.batch_size,
+            drop_last=train and len(arrays) > self.batch_size,
         )
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader(self.splits.train, shuffle=True)
+        return self._loader(self.splits.train, train=True)
 
     def val_dataloader(self) -> DataLoader:
-        return self._loader(self.splits.val, shuffle=False)
+        return self._loader(self.splits.val, train=False)
 
     def test_dataloader(self) -> DataLoader:
-        return self._loader(self.splits.test, shuffle=False)
+        return self._loader(self.splits.test, train=False)
 
     def on_after_batch_transfer(
         self, batch: tuple[torch.Tensor, torch.Tensor], dataloader_idx: int
@@ -59,5 +87,16 @@ class ArraysDataModule(pl.LightningDataModule):
         images, labels = batch
         x = normalize(images)
         if self.augmentation == "rrc_flip" and self.trainer is not None and self.trainer.training:
-            x = random_resized_crop_flip(x, scale=(self.scale_min, 1.0), flip_p=self.flip_p)
+            x = random_resized_crop_flip(
+                x, scale=(self.scale_min, 1.0), flip_p=self.flip_p, generator=self._next_generator()
+            )
         return x, labels
+
+    def _next_generator(self) -> torch.Generator:
+        """The augmentation stream of the current training step."""
+        epoch, step = self._aug_step
+        step = step + 1 if epoch == self.sampler.epoch else 0
+        self._aug_step = (self.sampler.epoch, step)
+        return self._aug_generator.manual_seed(
+            (self.sampler.seed * 1_000_003 + self.sampler.epoch) * 100_003 + step
+        )

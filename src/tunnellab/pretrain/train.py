@@ -16,6 +16,7 @@ from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint
 from pytorch_lightning.loggers import Logger
 from torch import nn
 
+from tunnellab.atomic import atomic_write_text
 from tunnellab.data.arrays import DatasetSplits
 from tunnellab.errors import ConfigError
 from tunnellab.pretrain.datamodule import ArraysDataModule
@@ -114,6 +115,7 @@ def pretrain(
         augmentation=cfg.aug.name,
         scale_min=cfg.aug.scale_min,
         flip_p=cfg.aug.flip_p,
+        seed=cfg.seed,
     )
     checkpoint = ModelCheckpoint(
         dirpath=ckpt_dir, filename="best", monitor="val/acc", mode="max", save_last=True
@@ -137,5 +139,7 @@ def pretrain(
     outcome = PretrainOutcome(
         Path(checkpoint.best_model_path), best_val, trainer.current_epoch, resumed=resumed
     )
-    done.write_text(json.dumps({"best_val_acc": best_val, "epochs_run": outcome.epochs_run}))
+    atomic_write_text(
+        done, json.dumps({"best_val_acc": best_val, "epochs_run": outcome.epochs_run})
+    )
     return outcome

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
+from tunnellab.atomic import atomic_write
 from tunnellab.metrics.tunnel import tunnel_metrics
 from tunnellab.probe.stage import DatasetProbe, ProbeReport
 
@@ -119,6 +120,6 @@ def metric_rows(report: ProbeReport, variables: dict[str, Any], accuracy: str) -
 def write_tables(run_dir: Path, probes: pd.DataFrame, metrics: pd.DataFrame) -> dict[str, Path]:
     """Write both tables into the run dir; returns their paths."""
     paths = {"probe_results": run_dir / PROBE_RESULTS, "tunnel_metrics": run_dir / TUNNEL_METRICS}
-    probes.to_csv(paths["probe_results"], index=False)
-    metrics.to_csv(paths["tunnel_metrics"], index=False)
+    atomic_write(paths["probe_results"], lambda tmp: probes.to_csv(tmp, index=False))
+    atomic_write(paths["tunnel_metrics"], lambda tmp: metrics.to_csv(tmp, index=False))
     return paths

@@ -58,7 +58,7 @@ class WandbTracker(Tracker):
 
     kind = "wandb"
 
-    def __init__(self, cfg: DictConfig, run_dir: Path, run_id: str) -> None:
+    def __init__(self, cfg: DictConfig, run_dir: Path, run_id: str, job_type: str = "run") -> None:
         import wandb
 
         self._wandb = wandb
@@ -67,9 +67,10 @@ class WandbTracker(Tracker):
         self.run = wandb.init(
             project=cfg.logger.project,
             entity=cfg.logger.entity,
-            group=cfg.logger.group,
-            tags=list(cfg.logger.tags),
-            name=run_id,
+            group=cfg.logger.group or cfg.name,
+            job_type=job_type,
+            tags=[*cfg.logger.tags, *variable_tags(cfg)],
+            name=readable_name(cfg, run_id),
             dir=str(run_dir),
             mode=mode,
             config=OmegaConf.to_container(cfg, resolve=True),
@@ -119,10 +120,35 @@ class WandbTracker(Tracker):
         self.run.finish(exit_code=exit_code)
 
 
-def start_tracker(cfg: DictConfig, run_dir: Path, run_id: str) -> Tracker:
-    """The tracker that ``logger.kind`` asks for."""
+def variable_tags(cfg: DictConfig) -> list[str]:
+    """Tags for the study variables, so W&B can filter and group by them."""
+    data = cfg.data
+    return [
+        f"model={cfg.model.name}",
+        f"res={data.resolution}",
+        f"aug={cfg.aug.name}",
+        f"id={data.name}",
+        f"classes={data.get('classes')}",
+        f"spc={data.get('samples_per_class')}",
+        f"seed={cfg.seed}",
+    ]
+
+
+def readable_name(cfg: DictConfig, run_id: str) -> str:
+    """``<name>:<overrides>`` inside a Hydra job (e.g. ``quickstart:model=vggm11,seed=1``)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if HydraConfig.initialized():
+        overrides = HydraConfig.get().job.override_dirname
+        if overrides:
+            return f"{cfg.name}:{overrides}"
+    return run_id
+
+
+def start_tracker(cfg: DictConfig, run_dir: Path, run_id: str, job_type: str = "run") -> Tracker:
+    """The tracker that ``logger.kind`` asks for; ``job_type`` is pretrain, probe or run."""
     if cfg.logger.kind == "wandb":
-        return WandbTracker(cfg, run_dir, run_id)
+        return WandbTracker(cfg, run_dir, run_id, job_type)
     if cfg.logger.kind == "csv":
         return CsvTracker(run_dir)
     return Tracker()
