@@ -25,7 +25,7 @@ def _rules_of(node: DictConfig) -> Iterator[tuple[str, Rule]]:
 def _walk(node: DictConfig, prefix: str) -> Iterator[tuple[str, DictConfig]]:
     yield prefix, node
     for key in node:
-        if OmegaConf.is_missing(node, key):
+        if OmegaConf.is_missing(node, key) or (prefix == "" and key == "hydra"):
             continue
         child = node._get_node(key)
         if isinstance(child, DictConfig):
@@ -37,6 +37,8 @@ def config_problems(cfg: DictConfig) -> list[str]:
     problems: list[str] = []
     for prefix, node in _walk(cfg, ""):
         for key in node:
+            if prefix == "" and key == "hydra":
+                continue
             if OmegaConf.is_missing(node, key):
                 problems.append(f"'{prefix}{key}' has no value; set it (e.g. {prefix}{key}=...).")
         for key, rule in _rules_of(node):
