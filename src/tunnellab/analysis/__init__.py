@@ -1,1 +1,11 @@
-"""Analysis of probe results: curves, tables and plots."""
+"""Analysis of many runs: sources → one tidy table → the paper's statistics, tables, figures.
+
+- :mod:`~tunnellab.analysis.table`: the tidy table (one row per backbone × OOD dataset)
+- :mod:`~tunnellab.analysis.sources`, :mod:`~tunnellab.analysis.wandb_source`,
+  :mod:`~tunnellab.analysis.paper_results`: sweep dirs, W&B projects, the released results file
+- :mod:`~tunnellab.analysis.stats`: group means with CIs, paired Wilcoxon tests, Cliff's δ,
+  tunnel-strength bins; :mod:`~tunnellab.analysis.shap_slopes`: SHAP slopes
+- :mod:`~tunnellab.analysis.figures`, :mod:`~tunnellab.analysis.curves`,
+  :mod:`~tunnellab.analysis.run_curves`: figures; :mod:`~tunnellab.analysis.report`: report.md
+- :mod:`~tunnellab.analysis.study`: ``analyze()`` ties them together (``tunnellab-analyze``)
+"""

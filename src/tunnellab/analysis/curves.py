@@ -12,10 +12,11 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
+from scipy import stats
 
 from tunnellab.metrics.tunnel import check_curve, normalised_curve, ood_retained, tunnel_start
 
-__all__ = ["plot_tunnel_curves"]
+__all__ = ["plot_mean_ood_curve", "plot_tunnel_curves"]
 
 #: Tap names are all shown as tick labels up to this many taps; beyond it, every k-th tap.
 MAX_NAMED_TICKS = 24
@@ -242,6 +243,97 @@ def plot_tunnel_curves(
     if title:
         fig.suptitle(title, fontsize=12.5)
 
+    png_path, pdf_path = _output_paths(out_path)
+    png_path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(png_path, dpi=150)
+    fig.savefig(pdf_path, metadata={"CreationDate": None})
+    fig.clear()
+    return [png_path, pdf_path]
+
+
+def plot_mean_ood_curve(
+    id_curve: Sequence[float],
+    ood_curves: Mapping[str, Sequence[float]],
+    tap_names: Sequence[str],
+    out_path: str | Path,
+    title: str = "",
+    band: str = "std",
+    id_label: str = "ID",
+) -> list[Path]:
+    """The paper's Figure 1 view: normalised ID curve and the mean normalised OOD curve.
+
+    Each curve is divided by its own maximum; the OOD mean over datasets gets a band of ± one
+    standard deviation (``band="std"``) or its 95% t-interval (``band="ci"``), and the tunnel
+    start of the mean OOD curve is marked. Writes ``.png`` (dpi 150) and ``.pdf``.
+    """
+    if band not in ("std", "ci"):
+        raise ValueError(f"band must be 'std' or 'ci', got {band!r}")
+    id_norm = normalised_curve(id_curve)
+    n = id_norm.size
+    if len(tap_names) != n:
+        raise ValueError(f"tap_names has {len(tap_names)} entries but id_curve has {n} taps")
+    if not ood_curves:
+        raise ValueError("ood_curves is empty")
+    rows = []
+    for name, curve in ood_curves.items():
+        arr = check_curve(f"ood_curves[{name!r}]", curve)
+        if arr.size != n:
+            raise ValueError(f"ood_curves[{name!r}] has {arr.size} taps, the ID curve {n}")
+        rows.append(normalised_curve(arr))
+    ood = np.vstack(rows)
+    mean = ood.mean(axis=0)
+    spread = ood.std(axis=0, ddof=1) if len(ood) > 1 else np.zeros(n)
+    if band == "ci" and len(ood) > 1:
+        spread = spread / math.sqrt(len(ood)) * float(stats.t.ppf(0.975, len(ood) - 1))
+    start = tunnel_start(np.clip(mean, 0.0, 1.0))
+
+    fig = Figure(figsize=(min(9.0, max(5.5, 3.5 + 0.18 * n)), 4.4), layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
+    x = np.arange(1, n + 1)
+    if start is not None:
+        ax.axvspan(start, n + 0.5, color=_SHADE, alpha=0.12, linewidth=0, zorder=0)
+        ax.axvline(start, color=_OOD_COLOURS[0], linestyle=":", linewidth=1.4, zorder=2)
+    ax.plot(x, id_norm, color="black", linewidth=2.6, label=id_label, zorder=4)
+    band_label = "± 1 s.d." if band == "std" else "95% CI"
+    ax.fill_between(
+        x,
+        mean - spread,
+        np.minimum(mean + spread, 1.05),
+        color=_OOD_COLOURS[0],
+        alpha=0.18,
+        linewidth=0,
+        zorder=1,
+        label=f"OOD {band_label} over {len(ood)} sets",
+    )
+    ax.plot(
+        x,
+        mean,
+        color=_OOD_COLOURS[0],
+        linewidth=2.0,
+        marker="o",
+        markersize=3.5,
+        label=f"OOD mean ({100 * mean[-1] / mean.max():.0f}% retained)",
+        zorder=3,
+    )
+    if start is not None:
+        ax.plot(
+            [start],
+            [mean[start - 1]],
+            marker="*",
+            markersize=13,
+            color=_OOD_COLOURS[0],
+            markeredgecolor="black",
+            markeredgewidth=0.6,
+            linestyle="none",
+            zorder=5,
+            label=f"tunnel start (tap {start})",
+        )
+    _style_axes(ax, [str(t) for t in tap_names], "probe accuracy / max")
+    ax.set_ylim(0.0, 1.05)
+    ax.legend(loc="best", fontsize=9, frameon=False)
+    if title:
+        ax.set_title(title, fontsize=11)
     png_path, pdf_path = _output_paths(out_path)
     png_path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(png_path, dpi=150)

@@ -1,5 +1,6 @@
-"""Metrics computed from probe-accuracy curves."""
+"""Metrics computed from probe-accuracy curves, and per-layer representation diagnostics."""
 
+from tunnellab.metrics.representation import nc1, numerical_rank, tap_diagnostics
 from tunnellab.metrics.tunnel import (
     STRENGTH_BINS,
     TunnelMetrics,
@@ -20,9 +21,12 @@ __all__ = [
     "check_curve",
     "id_ood_alignment",
     "id_saturation_start",
+    "nc1",
     "normalised_curve",
+    "numerical_rank",
     "ood_retained",
     "pearson_id_ood",
+    "tap_diagnostics",
     "tunnel_metrics",
     "tunnel_start",
     "tunnel_strength",

@@ -1,0 +1,167 @@
+"""One analysis of many runs: statistics, SHAP slopes, tables and figures into one directory."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from tunnellab.analysis import figures as fig
+from tunnellab.analysis.run_curves import plot_run_curves
+from tunnellab.analysis.shap_slopes import ShapFit, shap_slopes
+from tunnellab.analysis.sources import RUNS_CSV, TAPS_CSV, SourceData
+from tunnellab.analysis.stats import (
+    CI_DFS,
+    COMPARISONS,
+    backbone_summary,
+    group_means,
+    matched_scope,
+    paired_tests,
+    per_backbone,
+    strength_bins,
+)
+from tunnellab.analysis.table import METRICS, backbone_label
+
+FIGURES_DIR = "figures"
+CURVES_DIR = "curves"
+#: Variables drawn as per-level box plots (resolution × augmentation per architecture is in
+#: ``retained_by_model``; depth and γ have their own trend figure).
+LEVEL_FIGURES = ("stem", "spatial_reduction", "id_dataset", "classes_samples")
+CURVE_BANDS = ("std", "ci")
+
+
+@dataclass
+class AnalysisOptions:
+    """What an analysis computes and draws."""
+
+    ci_df: str = "n-1"  # t degrees of freedom of the CIs: "n-1", or "n" as the paper's tables
+    normalise: bool = True  # SHAP slope figure: L1-normalised (the paper's text) or raw slopes
+    figures: bool = True
+    curves: bool = True  # per-run curve figures, when per-tap rows exist
+    curve_band: str = "std"  # band of the mean OOD curve: "std" or "ci"
+    max_curves: int = 100
+    metrics: tuple[str, ...] = METRICS
+
+    def __post_init__(self) -> None:
+        if self.ci_df not in CI_DFS:
+            raise ValueError(f"ci_df must be one of {CI_DFS}, got {self.ci_df!r}")
+        if self.curve_band not in CURVE_BANDS:
+            raise ValueError(f"curve_band must be one of {CURVE_BANDS}, got {self.curve_band!r}")
+
+
+@dataclass
+class AnalysisResult:
+    """Everything an analysis produced, in memory and on disk."""
+
+    out_dir: Path
+    source: SourceData
+    options: AnalysisOptions
+    group_means: pd.DataFrame
+    paired_tests: pd.DataFrame
+    pairs: pd.DataFrame
+    shap_slopes: pd.DataFrame
+    shap_fits: dict[str, ShapFit]
+    strength_bins: pd.DataFrame
+    per_backbone: pd.DataFrame
+    backbones: pd.DataFrame
+    files: dict[str, Path] = field(default_factory=dict)
+    figures: list[Path] = field(default_factory=list)
+    curves: list[Path] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def _draw_figures(result: AnalysisResult, table: pd.DataFrame) -> list[Path]:
+    out = result.out_dir / FIGURES_DIR
+    drawn: list[Path] = []
+    if not result.shap_slopes.empty:
+        drawn += fig.plot_shap_slopes(
+            result.shap_slopes, out / "shap_slopes", normalised=result.options.normalise
+        )
+        drawn += fig.plot_shap_beeswarm(result.shap_fits, out / "shap_beeswarm")
+    drawn += fig.plot_retained_by_model(table, out / "retained_by_model")
+    by_name = {c.variable: c for c in COMPARISONS}
+    if table["overparam"].nunique() > 1 or matched_scope(table, by_name["depth"]).any():
+        drawn += fig.plot_depth_overparam(table, by_name["depth"], out / "depth_overparam")
+    missing = []
+    for variable in LEVEL_FIGURES:
+        comparison = by_name[variable]
+        if matched_scope(table, comparison).any():
+            drawn += fig.plot_levels(table, comparison, out / f"levels_{variable}")
+        else:
+            missing.append(variable)
+    if missing:
+        result.notes.append(
+            f"no runs differ only in {', '.join(missing)}: no level figure for "
+            + ("it" if len(missing) == 1 else "them")
+        )
+    return drawn
+
+
+def _write_tables(result: AnalysisResult) -> dict[str, Path]:
+    out = result.out_dir
+    tables = {
+        "runs": (RUNS_CSV, result.source.table),
+        "group_means": ("group_means.csv", result.group_means),
+        "paired_tests": ("paired_tests.csv", result.paired_tests),
+        "pairs": ("pairs.csv", result.pairs),
+        "shap_slopes": ("shap_slopes.csv", result.shap_slopes),
+        "strength_bins": ("strength_bins.csv", result.strength_bins),
+        "per_backbone": ("per_backbone.csv", result.per_backbone),
+        "backbones": ("backbones.csv", result.backbones),
+    }
+    if result.source.taps is not None:
+        tables["taps"] = (TAPS_CSV, result.source.taps)
+    files = {}
+    for key, (name, frame) in tables.items():
+        frame.to_csv(out / name, index=False)
+        files[key] = out / name
+    return files
+
+
+def _curve_title(row: pd.Series) -> str:
+    label = backbone_label(row)
+    return label if label == row["backbone"] else f"{label}\n{row['backbone']}"
+
+
+def analyze(
+    data: SourceData, out_dir: str | Path, options: AnalysisOptions | None = None
+) -> AnalysisResult:
+    """Compute every table, draw every figure and write them (and ``report.md``) to ``out_dir``."""
+    from tunnellab.analysis.report import write_report
+
+    options = options or AnalysisOptions()
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    table = data.table
+    metrics = [m for m in options.metrics if table[m].notna().any()]
+    tests, pairs = paired_tests(table, metrics=metrics)
+    slopes, fits = shap_slopes(table, metrics=metrics)
+    result = AnalysisResult(
+        out_dir=out_dir,
+        source=data,
+        options=options,
+        group_means=group_means(table, metrics=metrics, ci_df=options.ci_df),
+        paired_tests=tests,
+        pairs=pairs,
+        shap_slopes=slopes,
+        shap_fits=fits,
+        strength_bins=strength_bins(table),
+        per_backbone=per_backbone(table, metrics=metrics),
+        backbones=backbone_summary(table, metrics=metrics),
+        notes=list(data.notes),
+    )
+    skipped = sorted(set(options.metrics) - set(fits))
+    if skipped:
+        result.notes.append(f"no SHAP slopes for {', '.join(skipped)} (too few known values)")
+    result.files = _write_tables(result)
+    if options.figures:
+        result.figures = _draw_figures(result, table)
+    if options.curves and data.taps is not None:
+        first = table.drop_duplicates("backbone")
+        titles = {str(row["backbone"]): _curve_title(row) for _, row in first.iterrows()}
+        result.curves = plot_run_curves(
+            data.taps, out_dir / CURVES_DIR, options.curve_band, options.max_curves, titles
+        )
+    result.files["report"] = write_report(result)
+    return result
