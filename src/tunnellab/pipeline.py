@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -10,21 +11,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
-from hydra.errors import InstantiationException
-from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
 from tunnellab.analysis.curves import plot_tunnel_curves
 from tunnellab.atomic import atomic_write_text
+from tunnellab.config.instantiate import instantiate_node
 from tunnellab.config.validate import validate_config
 from tunnellab.data.arrays import DatasetSplits
-from tunnellab.errors import TunnellabError
+from tunnellab.data.suites import ood_entries
 from tunnellab.models.registry import count_parameters
 from tunnellab.pretrain.train import (
     BEST,
     CHECKPOINT_DIR,
+    PRETRAINED,
     PretrainOutcome,
+    build_backbone,
     load_backbone,
     pretrain,
 )
@@ -63,20 +65,17 @@ class RunResult:
 
 def instantiate_dataset(node: DictConfig) -> DatasetSplits:
     """Build a dataset from its config node; a user-fixable error surfaces as itself."""
-    try:
-        return instantiate(node)
-    except InstantiationException as err:
-        cause = err.__cause__
-        if isinstance(cause, TunnellabError):
-            raise cause from None
-        raise
+    return instantiate_node(node)
 
 
 def load_datasets(cfg: DictConfig) -> tuple[DatasetSplits, dict[str, DatasetSplits]]:
-    """The ID dataset and the OOD suite, built by the ``_target_`` of each config node."""
+    """The ID dataset and the OOD suite, built by the ``_target_`` of each config node.
+
+    OOD entries restricted to other ID datasets (``only_for`` / ``skip_for``) are left out.
+    """
     id_data = instantiate_dataset(cfg.data)
     ood: dict[str, DatasetSplits] = {}
-    for name, node in cfg.ood.datasets.items():
+    for name, node in ood_entries(cfg).items():
         splits = instantiate_dataset(node)
         splits.name = str(name)
         ood[str(name)] = splits
@@ -137,12 +136,15 @@ def probe_backbone(
             batch_size=probe_cfg.batch_size,
             label_smoothing=probe_cfg.label_smoothing,
             init_std=probe_cfg.init_std,
+            lr_grid=tuple(probe_cfg.lr_grid),
         ),
         holdout_fraction=probe_cfg.holdout_fraction,
         seed=cfg.seed,
         device=resolve_device(probe_cfg.device),
         cache=FeatureCache(cfg.paths.cache_dir or run_dir / "features"),
         extract_batch_size=probe_cfg.extract_batch_size,
+        ram_budget_gb=probe_cfg.ram_budget_gb,
+        precision=probe_cfg.extract_precision,
     )
     report = run_probe_stage(stage, id_data, ood_data, _dataset_keys(cfg))
     variables = run_variables(cfg, getattr(model, "meta", {}), count_parameters(model))
@@ -171,7 +173,7 @@ def probe_backbone(
 
 def _title(cfg: DictConfig) -> str:
     return (
-        f"{cfg.model.name} (width {cfg.model.width:g}) on {cfg.data.name}: "
+        f"{cfg.model.name} (width {cfg.model.get('width', 1.0):g}) on {cfg.data.name}: "
         f"{cfg.data.classes} classes, {cfg.data.resolution}², aug={cfg.aug.name}, seed {cfg.seed}"
     )
 
@@ -231,7 +233,15 @@ def _prepare(cfg: DictConfig, run_dir: Path) -> Path:
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     OmegaConf.save(cfg, run_dir / "config.yaml", resolve=True)
+    _record_scheduler(run_dir)
     return run_dir
+
+
+def _record_scheduler(run_dir: Path) -> None:
+    """``env.json``: the SLURM variables of the job (job id, array task, node) when under SLURM."""
+    slurm = {k: v for k, v in sorted(os.environ.items()) if k.startswith("SLURM_")}
+    if slurm and slurm.get("SLURM_PROCID", "0") == "0":
+        atomic_write_text(run_dir / "env.json", json.dumps({"slurm": slurm}, indent=2))
 
 
 def run_pretrain(cfg: DictConfig, run_dir: Path) -> PretrainOutcome:
@@ -241,11 +251,19 @@ def run_pretrain(cfg: DictConfig, run_dir: Path) -> PretrainOutcome:
         return pretrain(cfg, run_dir, instantiate_dataset(cfg.data), tracker.lightning_loggers())
 
 
+def probe_target(cfg: DictConfig, run_dir: Path) -> tuple[nn.Module, Path | None]:
+    """The backbone to probe and its checkpoint: ``checkpoint=pretrained`` probes the model as its
+    config builds it (e.g. timm weights from the local cache); ``null`` the run dir's best."""
+    if cfg.checkpoint == PRETRAINED:
+        return build_backbone(cfg).eval(), None
+    checkpoint = Path(cfg.checkpoint) if cfg.checkpoint else run_dir / CHECKPOINT_DIR / BEST
+    return load_backbone(cfg, checkpoint), checkpoint
+
+
 def run_probe(cfg: DictConfig, run_dir: Path) -> RunResult:
     """Only probe: ``cfg.checkpoint`` (default ``<run dir>/checkpoints/best.ckpt``)."""
     run_dir = Path(run_dir)
-    checkpoint = Path(cfg.checkpoint) if cfg.checkpoint else run_dir / CHECKPOINT_DIR / BEST
-    model = load_backbone(cfg, checkpoint)
+    model, checkpoint = probe_target(cfg, run_dir)
     run_dir = _prepare(cfg, run_dir)
     with tracked(cfg, run_dir, "probe") as tracker:
         started = time.perf_counter()

@@ -24,6 +24,7 @@ PAPER_STUDIES = {
     "paper/id_dataset": 16,
     "paper/class_count": 6,
     "paper/samples_per_class": 8,
+    "paper/imagenet1k": 8,
 }
 
 

@@ -55,3 +55,12 @@ def positive() -> dict[str, Rule]:
 def fraction() -> dict[str, Rule]:
     """The value must lie in ``[0, 1]``."""
     return in_range(0.0, 1.0)
+
+
+def no_width_multiplier() -> dict[str, Rule]:
+    """External (timm / torchvision) models are used as built: ``width`` must stay 1."""
+    rule = Rule(
+        check=lambda v: v == 1.0,
+        allowed=lambda: "1.0: timm and torchvision models have no width multiplier",
+    )
+    return rule.as_metadata()

@@ -7,12 +7,23 @@ wrong type fails at compose time. Value rules (ranges, allowed choices) live bes
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import PurePath
 from typing import Any
 
 from omegaconf import MISSING
 
-from tunnellab.config.rules import at_least, choices, fraction, in_range, positive
+from tunnellab.config.rules import (
+    Rule,
+    at_least,
+    choices,
+    fraction,
+    in_range,
+    no_width_multiplier,
+    positive,
+)
 
 AUGMENTATIONS = ("none", "rrc_flip")
 TAP_KINDS = ("paper", "blocks")
@@ -84,6 +95,17 @@ class OptimConfig:
     label_smoothing: float = field(default=0.1, metadata=in_range(0.0, 0.99))
 
 
+EXTRACT_PRECISIONS = ("auto", "fp32", "bf16")
+
+
+def _positive_numbers() -> dict[str, Rule]:
+    """A list of numbers, each ``> 0`` (may be empty)."""
+    return Rule(
+        check=lambda v: v is not None and all(x is not None and x > 0 for x in v),
+        allowed=lambda: "a list of numbers > 0 (empty = off)",
+    ).as_metadata()
+
+
 @dataclass
 class ProbeConfig:
     """Linear probes on every tap, trained together on cached features."""
@@ -99,6 +121,12 @@ class ProbeConfig:
     accuracy: str = field(default="selected", metadata=choices(*PROBE_ACCURACIES))
     extract_batch_size: int = field(default=512, metadata=at_least(1))
     device: str = field(default="auto", metadata=choices("auto", "cpu", "cuda"))
+    # Extraction precision: auto = bf16 autocast (+ channels-last) on CUDA, fp32 on CPU.
+    extract_precision: str = field(default="auto", metadata=choices(*EXTRACT_PRECISIONS))
+    # A split whose features exceed this many GB streams to memory-mapped files (0 = always).
+    ram_budget_gb: float = field(default=8.0, metadata=at_least(0.0))
+    # Learning rates trained side by side per tap; the held-out split picks one (empty = off).
+    lr_grid: list[float] = field(default_factory=list, metadata=_positive_numbers())
 
 
 @dataclass
@@ -157,3 +185,103 @@ class RunConfig:
     name: str = "run"
     skip_if_done: bool = True
     checkpoint: str | None = None  # tunnellab-probe: weights to probe (default <run dir>/best)
+
+
+# --- ViT-T and external (timm / torchvision) backbones ---------------------------------------
+TAP_DISCOVERY = ("blocks", "conv")
+WEIGHT_SUFFIXES = (".pth", ".pt", ".bin", ".safetensors", ".tar", ".ckpt")
+
+
+def known_name(source: Callable[[], Iterable[str]], listing: str) -> dict[str, Rule]:
+    """The value must be one of ``source()``; a miss names a few close matches, not every name.
+
+    ``check`` remembers the rejected value so that ``allowed`` (asked right after a failed check
+    by :func:`tunnellab.config.validate.config_problems`) can suggest its nearest names.
+    """
+    rejected: list[str] = [""]
+
+    def check(value: Any) -> bool:
+        ok = value in set(source())
+        if not ok:
+            rejected[0] = str(value)
+        return ok
+
+    def allowed() -> str:
+        names = sorted(source())
+        near = difflib.get_close_matches(rejected[0], names, n=6, cutoff=0.6)
+        hint = f"close matches: {', '.join(near)}" if near else "no close match"
+        return f"one of the {len(names)} names of {listing} ({hint})"
+
+    return Rule(check=check, allowed=allowed).as_metadata()
+
+
+def weights_source() -> dict[str, Rule]:
+    """``null`` (random init), ``cache`` (local timm/torch hub cache) or a weights file path."""
+
+    def check(value: Any) -> bool:
+        if value is None or value == "cache":
+            return True
+        return isinstance(value, str) and PurePath(value).suffix in WEIGHT_SUFFIXES
+
+    return Rule(
+        check=check,
+        allowed=lambda: (
+            "null (random init), cache (weights already in the local timm / Hugging Face / "
+            "torch hub cache; nothing is downloaded) or the path of a weights file ("
+            + ", ".join(WEIGHT_SUFFIXES)
+            + ")"
+        ),
+    ).as_metadata()
+
+
+def _timm_models() -> Iterable[str]:
+    from tunnellab.models.external import timm_model_names
+
+    return timm_model_names()
+
+
+def _torchvision_models() -> Iterable[str]:
+    from tunnellab.models.external import torchvision_model_names
+
+    return torchvision_model_names()
+
+
+@dataclass
+class ViTModelConfig(ModelConfig):
+    """ViT-T / ViT-T+: a registry model plus stochastic depth and the input size."""
+
+    drop_path_rate: float = field(default=0.0, metadata=in_range(0.0, 0.9))
+    img_size: int = "${data.resolution}"  # type: ignore[assignment]
+
+
+@dataclass
+class ExternalModelConfig:
+    """What timm and torchvision backbones share (``tunnellab.models.external``)."""
+
+    _target_: str = MISSING
+    name: str = MISSING
+    num_classes: int = "${data.classes}"  # type: ignore[assignment]
+    weights: str | None = field(default=None, metadata=weights_source())
+    tap_discovery: str = field(default="blocks", metadata=choices(*TAP_DISCOVERY))
+    img_size: int = "${data.resolution}"  # type: ignore[assignment]
+    width: float = field(default=1.0, metadata=no_width_multiplier())
+
+
+@dataclass
+class TimmModelConfig(ExternalModelConfig):
+    """Any timm model: ``model=timm model.name=<timm name>``."""
+
+    _target_: str = "tunnellab.models.external.timm_backbone"
+    name: str = field(default=MISSING, metadata=known_name(_timm_models, "timm.list_models()"))
+    drop_path_rate: float = field(default=0.0, metadata=in_range(0.0, 0.9))
+
+
+@dataclass
+class TorchvisionModelConfig(ExternalModelConfig):
+    """Any torchvision classification model: ``model=torchvision model.name=<name>``."""
+
+    _target_: str = "tunnellab.models.external.torchvision_backbone"
+    name: str = field(
+        default=MISSING,
+        metadata=known_name(_torchvision_models, "torchvision's classification models"),
+    )

@@ -1,9 +1,9 @@
-"""Backbones (VGGm, ResNet) and the taps where linear probes read them.
+"""Backbones (VGGm, ResNet, ViT) and the taps where linear probes read them.
 
 Importing this package registers every architecture with :mod:`tunnellab.models.registry`.
 """
 
-from tunnellab.models import resnet, vggm
+from tunnellab.models import resnet, vggm, vit
 from tunnellab.models.registry import (
     count_parameters,
     create_model,
@@ -22,6 +22,7 @@ from tunnellab.models.taps import (
     tap_dims,
 )
 from tunnellab.models.vggm import VGGm, vggm11, vggm11_dagger, vggm17, vggm17_dagger
+from tunnellab.models.vit import VisionTransformer, vit_t, vit_t_plus
 
 __all__ = [
     "TAP_KINDS",
@@ -29,6 +30,7 @@ __all__ = [
     "Tap",
     "TapRecorder",
     "VGGm",
+    "VisionTransformer",
     "count_parameters",
     "create_model",
     "list_models",
@@ -46,4 +48,7 @@ __all__ = [
     "vggm11_dagger",
     "vggm17",
     "vggm17_dagger",
+    "vit",
+    "vit_t",
+    "vit_t_plus",
 ]

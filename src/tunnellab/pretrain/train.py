@@ -17,6 +17,7 @@ from pytorch_lightning.loggers import Logger
 from torch import nn
 
 from tunnellab.atomic import atomic_write_text
+from tunnellab.config.instantiate import instantiate_node
 from tunnellab.data.arrays import DatasetSplits
 from tunnellab.errors import ConfigError
 from tunnellab.pretrain.datamodule import ArraysDataModule
@@ -26,6 +27,7 @@ CHECKPOINT_DIR = "checkpoints"
 BEST = "best.ckpt"
 LAST = "last.ckpt"
 DONE = "pretrain.json"
+PRETRAINED = "pretrained"  # checkpoint=pretrained: probe the weights the model config loads
 
 
 @dataclass
@@ -41,7 +43,7 @@ class PretrainOutcome:
 
 def build_backbone(cfg: DictConfig) -> nn.Module:
     """The backbone ``cfg.model`` describes, randomly initialised and checked at the resolution."""
-    model: nn.Module = instantiate(cfg.model)
+    model: nn.Module = instantiate_node(cfg.model)
     check_resolution_fits(model, cfg.model.name, cfg.data.resolution)
     return model
 
