@@ -22,7 +22,7 @@ def test_probe_a_torchvision_model_as_built(tmp_path):
 
 
 def test_external_models_refuse_a_width_multiplier():
-    with pytest.raises(ConfigError, match="model.width=0.0625"):
+    with pytest.raises(ConfigError, match=r"model\.width=0\.0625"):
         compose_config(["experiment=smoke", "model=timm", "model.name=resnet18"])
 
 
@@ -32,5 +32,5 @@ def test_missing_weight_file_names_the_path(tmp_path):
         ["experiment=smoke", "model=timm", "model.name=resnet18", "model.width=1.0",
          f"model.weights={missing}", "checkpoint=pretrained"]
     )  # fmt: skip
-    with pytest.raises(ConfigError, match="nope.safetensors"):
+    with pytest.raises(ConfigError, match=r"nope\.safetensors"):
         run_probe(cfg, tmp_path / "run")

@@ -38,6 +38,7 @@ from tunnellab.tracking.results import (
     metric_rows,
     probe_rows,
     run_variables,
+    semantic,
     write_tables,
 )
 from tunnellab.tracking.tracker import Tracker, start_tracker
@@ -83,9 +84,10 @@ def load_datasets(cfg: DictConfig) -> tuple[DatasetSplits, dict[str, DatasetSpli
 
 
 def _dataset_keys(cfg: DictConfig) -> dict[str, object]:
-    keys: dict[str, object] = {cfg.data.name: OmegaConf.to_container(cfg.data, resolve=True)}
+    """What identifies each dataset's images in the feature cache (not where they are cached)."""
+    keys: dict[str, object] = {cfg.data.name: semantic(cfg.data)}
     for name, node in cfg.ood.datasets.items():
-        keys[str(name)] = OmegaConf.to_container(node, resolve=True)
+        keys[str(name)] = semantic(node)
     return keys
 
 

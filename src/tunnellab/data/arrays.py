@@ -78,12 +78,17 @@ def stratified_split(
 
 @dataclass
 class DatasetSplits:
-    """A dataset's splits: ``train`` and ``test`` always, ``val`` for ID (pretraining) datasets."""
+    """A dataset's splits: ``train`` and ``test`` always, ``val`` for ID (pretraining) datasets.
+
+    ``train_aug``, when set, is the training split stored larger than ``train`` (same images and
+    order) for augmented pretraining to crop from; probes always read ``train``.
+    """
 
     name: str
     train: ImageArrays
     test: ImageArrays
     val: ImageArrays | None = None
+    train_aug: ImageArrays | None = None
 
     @property
     def n_classes(self) -> int:

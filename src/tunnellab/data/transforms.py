@@ -28,11 +28,14 @@ def random_resized_crop_flip(
     ratio: tuple[float, float] = (3 / 4, 4 / 3),
     flip_p: float = 0.5,
     generator: torch.Generator | None = None,
+    size: int | None = None,
 ) -> torch.Tensor:
-    """RandomResizedCrop to the input size + horizontal flip, drawn per sample, in one resample.
+    """RandomResizedCrop + horizontal flip, drawn per sample, in one resample.
 
     Each sample gets a crop of area fraction ``U(scale)`` and log-uniform aspect ``ratio``,
-    placed uniformly inside the image, resized back bilinearly (one ``grid_sample`` call).
+    placed uniformly inside the image, resized bilinearly (one ``grid_sample`` call) to
+    ``size`` × ``size`` (default: the input size). A larger stored image (the decode-once
+    cache's ``int(256/224 · r)`` view) cropped to ``size=r`` resamples from more pixels.
     """
     b = x.shape[0]
 
@@ -51,5 +54,6 @@ def random_resized_crop_flip(
     theta[:, 0, 2] = cx
     theta[:, 1, 1] = height
     theta[:, 1, 2] = cy
-    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    out_shape = list(x.shape) if size is None else [b, x.shape[1], size, size]
+    grid = F.affine_grid(theta, out_shape, align_corners=False)
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytorch_lightning as pl
 import torch
-from torch.utils.data import DataLoader, Sampler, TensorDataset
+from torch.utils.data import DataLoader, Sampler
 
 from tunnellab.data.arrays import DatasetSplits, ImageArrays
+from tunnellab.data.loading import BatchedTensorDataset, keep_batch
 from tunnellab.data.transforms import normalize, random_resized_crop_flip
 
 
@@ -65,7 +66,8 @@ class ArraysDataModule(pl.LightningDataModule):
 
     def _loader(self, arrays: ImageArrays, train: bool) -> DataLoader:
         return DataLoader(
-            TensorDataset(arrays.images, arrays.labels),
+            BatchedTensorDataset(arrays.images, arrays.labels),  # one gather per batch
+            collate_fn=keep_batch,
             batch_size=self.batch_size,
             sampler=self.sampler if train else None,
             num_workers=self.num_workers,
@@ -73,7 +75,13 @@ class ArraysDataModule(pl.LightningDataModule):
         )
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader(self.splits.train, train=True)
+        return self._loader(self._train_arrays(), train=True)
+
+    def _train_arrays(self) -> ImageArrays:
+        """With augmentation, the larger stored view (``train_aug``) when the dataset has one."""
+        if self.augmentation == "rrc_flip" and self.splits.train_aug is not None:
+            return self.splits.train_aug
+        return self.splits.train
 
     def val_dataloader(self) -> DataLoader:
         return self._loader(self.splits.val, train=False)
@@ -88,7 +96,11 @@ class ArraysDataModule(pl.LightningDataModule):
         x = normalize(images)
         if self.augmentation == "rrc_flip" and self.trainer is not None and self.trainer.training:
             x = random_resized_crop_flip(
-                x, scale=(self.scale_min, 1.0), flip_p=self.flip_p, generator=self._next_generator()
+                x,
+                scale=(self.scale_min, 1.0),
+                flip_p=self.flip_p,
+                generator=self._next_generator(),
+                size=self.splits.val.resolution,  # crops of a larger train_aug come out at r
             )
         return x, labels
 

@@ -13,6 +13,7 @@ import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
 from tunnellab.atomic import atomic_write
+from tunnellab.data.subsets import train_images
 from tunnellab.metrics.tunnel import tunnel_metrics
 from tunnellab.probe.stage import DatasetProbe, ProbeReport
 
@@ -21,19 +22,34 @@ TUNNEL_METRICS = "tunnel_metrics.csv"
 HASHED_GROUPS = ("data", "ood", "model", "aug", "optim", "probe", "taps", "seed")
 
 
+# Keys that say where or how fast data is read, never what it is: left out of run identity.
+STORAGE_KEYS = frozenset({"cache", "cache_dir", "decode_workers"})
+
+
+def semantic(node: Any) -> Any:
+    """A resolved config node without its storage keys (what determines the numbers)."""
+    if OmegaConf.is_config(node):
+        node = OmegaConf.to_container(node, resolve=True)
+    if isinstance(node, dict):
+        return {k: semantic(v) for k, v in node.items() if k not in STORAGE_KEYS}
+    if isinstance(node, list):
+        return [semantic(v) for v in node]
+    return node
+
+
 def config_hash(cfg: DictConfig) -> str:
     """Hash of everything that determines a run's numbers (not paths, loggers or devices)."""
-    resolved = {k: OmegaConf.to_container(cfg, resolve=True).get(k) for k in HASHED_GROUPS}
+    resolved = semantic({k: cfg.get(k) for k in HASHED_GROUPS})
     return hashlib.sha256(json.dumps(resolved, sort_keys=True).encode()).hexdigest()[:12]
 
 
 def run_variables(cfg: DictConfig, model_meta: dict[str, Any], n_params: int) -> dict[str, Any]:
     """The run's variables (ARCHITECTURE.md contract) attached to every result row."""
-    n_train = cfg.data.classes * cfg.data.samples_per_class
+    n_train = train_images(cfg.data)  # None when unknown from the config (e.g. an image folder)
     return {
         "run_id": f"{cfg.name}-{config_hash(cfg)}",
         "model": cfg.model.name,
-        "width": cfg.model.width,
+        "width": cfg.model.get("width", 1.0),  # external (timm/torchvision) models: none
         "resolution": cfg.data.resolution,
         "augmentation": cfg.aug.name,
         "id_dataset": cfg.data.name,
@@ -45,7 +61,7 @@ def run_variables(cfg: DictConfig, model_meta: dict[str, Any], n_params: int) ->
         "stem": model_meta.get("stem"),
         "spatial_reduction": model_meta.get("spatial_reduction"),
         "params": n_params,
-        "overparam": n_params / n_train,
+        "overparam": n_params / n_train if n_train else None,
     }
 
 
@@ -87,6 +103,7 @@ def probe_rows(report: ProbeReport, variables: dict[str, Any]) -> pd.DataFrame:
                     "selected_epoch": None
                     if selected_epoch is None
                     else int(selected_epoch[t]) + 1,
+                    "lr": None if c.lr is None else float(c.lr[t]),  # the lr grid's pick
                 }
             )
     return pd.DataFrame(rows)

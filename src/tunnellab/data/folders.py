@@ -1,0 +1,213 @@
+"""Class-per-folder datasets: any image folder (ID or OOD), NINCO and ImageNet-R."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from PIL import Image, UnidentifiedImageError
+
+from tunnellab.data.builders import dataset_builder
+from tunnellab.data.catalog import dataset_not_found
+from tunnellab.data.sources import FileSource, SplitSources
+from tunnellab.data.splits import fixed_split, stratified_holdout
+from tunnellab.data.subsets import id_sources
+from tunnellab.errors import DatasetNotFoundError
+
+log = logging.getLogger("tunnellab")
+
+IMAGE_EXTENSIONS = frozenset(
+    {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
+)
+
+
+def class_dirs(root: Path) -> list[Path]:
+    """The class folders of ``root``, sorted by name (hidden folders skipped)."""
+    return sorted(
+        (p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")),
+        key=lambda p: p.name,
+    )
+
+
+def image_files(folder: Path) -> list[Path]:
+    """Every image under ``folder`` (recursively, following links), sorted by relative path."""
+    found = []
+    for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        found += [
+            Path(dirpath, f)
+            for f in filenames
+            if not f.startswith(".") and Path(f).suffix.lower() in IMAGE_EXTENSIONS
+        ]
+    return sorted(found, key=lambda p: p.relative_to(folder).as_posix())
+
+
+def is_readable(path: Path) -> bool:
+    """Whether PIL recognises ``path`` as an intact image (reads the header, not the pixels)."""
+    try:
+        with Image.open(path) as image:
+            image.verify()
+        return True
+    except (OSError, SyntaxError, ValueError, UnidentifiedImageError):
+        return False
+
+
+def readable_image_files(folder: Path) -> tuple[list[Path], list[Path]]:
+    """(readable, unreadable) image files under ``folder``."""
+    good, bad = [], []
+    for path in image_files(folder):
+        (good if is_readable(path) else bad).append(path)
+    return good, bad
+
+
+def scan_class_folders(
+    root: Path, classes: list[str] | None = None, check_readable: bool = False
+) -> FileSource:
+    """``root/<class>/<image>`` → a source labelled by sorted class name.
+
+    With ``classes`` given, exactly those folders are read, in that order (the caller checks
+    that they exist). With ``check_readable``, files PIL cannot read are skipped, counted in
+    ``source.skipped`` and reported in the log, and a class left without images is an error.
+    """
+    folders = class_dirs(root) if classes is None else [root / c for c in classes]
+    paths: list[Path] = []
+    labels: list[int] = []
+    skipped: list[Path] = []
+    for label, folder in enumerate(folders):
+        files, bad = readable_image_files(folder) if check_readable else (image_files(folder), [])
+        skipped += bad
+        if check_readable and not files:
+            raise DatasetNotFoundError(
+                f"The class folder {folder} holds no readable image "
+                f"({len(bad)} unreadable file(s) skipped). Every class folder under {root} needs "
+                "at least one image (" + ", ".join(sorted(IMAGE_EXTENSIONS)) + "); remove or "
+                "fill the empty class."
+            )
+        paths += files
+        labels += [label] * len(files)
+    if skipped:
+        log.warning(
+            "%s: skipped %d unreadable image file(s), e.g. %s", root, len(skipped), skipped[0]
+        )
+    source = FileSource(paths, labels, [f.name for f in folders])
+    source.skipped = skipped
+    return source
+
+
+def _scan_or_explain(
+    root: Path, catalog_key: str, config_key: str, check_readable: bool = False
+) -> FileSource:
+    if not root.is_dir():
+        raise dataset_not_found(catalog_key, root, key=config_key)
+    source = scan_class_folders(root, check_readable=check_readable)
+    if len(source) == 0:
+        raise dataset_not_found(
+            catalog_key,
+            root,
+            detail="the folder holds no class folders with images",
+            key=config_key,
+        )
+    return source
+
+
+def _relabel(source: FileSource, classes: list[str], root: Path) -> FileSource:
+    """``source`` labelled in the order of ``classes`` (a test folder read against train's)."""
+    index = {c: i for i, c in enumerate(classes)}
+    unknown = sorted(set(source.classes) - set(index))
+    if unknown:
+        raise DatasetNotFoundError(
+            f"The test folder {root} has classes the training folder lacks: {', '.join(unknown)}. "
+            "Both must use the same class folder names."
+        )
+    labels = [index[source.classes[label]] for label in source.labels]
+    return FileSource(source.paths, labels, classes)
+
+
+def folder_splits(
+    path: str | Path,
+    train_dir: str | None,
+    test_dir: str | None,
+    test_fraction: float,
+    seed: int,
+    config_key: str,
+) -> tuple[FileSource, FileSource]:
+    """(train, test) of a class-per-folder tree, with or without train/test subfolders.
+
+    ``path/<train_dir>`` (if present) holds the training classes, else ``path`` itself does;
+    ``path/<test_dir>`` (if present) is the test split, else a seeded stratified
+    ``test_fraction`` of the training images is.
+    """
+    path = Path(path).expanduser()
+    train_root = path / train_dir if train_dir and (path / train_dir).is_dir() else path
+    train = _scan_or_explain(train_root, "imagefolder", config_key, check_readable=True)
+    test_root = path / test_dir if test_dir else None
+    if test_root is not None and test_root.is_dir() and train_root != path:
+        test = scan_class_folders(test_root, check_readable=True)
+        return train, _relabel(test, train.classes, test_root)
+    kept, held = stratified_holdout(train.labels, test_fraction, seed)
+    return train.select(kept), train.select(held)
+
+
+def index_imagefolder(
+    path: str,
+    train_dir: str | None = "train",
+    test_dir: str | None = "test",
+    test_fraction: float = 0.2,
+    seed: int = 0,
+    name: str = "imagefolder",
+) -> SplitSources:
+    """An OOD dataset from any class-per-folder tree."""
+    train, test = folder_splits(path, train_dir, test_dir, test_fraction, seed, "its path")
+    return SplitSources(name=name, train=train, test=test)
+
+
+def index_imagefolder_id(
+    path: str,
+    classes: int,
+    samples_per_class: int | None = None,
+    seed: int = 0,
+    val_split: str = "test",
+    val_per_class: int = 50,
+    test_per_class: int | None = None,
+    train_dir: str | None = "train",
+    test_dir: str | None = "test",
+    test_fraction: float = 0.2,
+    name: str = "imagefolder",
+) -> SplitSources:
+    """An ID dataset from any class-per-folder tree (first ``classes`` classes, sorted)."""
+    train, test = folder_splits(path, train_dir, test_dir, test_fraction, seed, "data.path")
+    if classes < len(train.classes):
+        log.info("%s: using the first %d of %d classes", name, classes, len(train.classes))
+    return id_sources(
+        name, train, test, classes, samples_per_class, seed, val_split, val_per_class,
+        test_per_class,
+    )  # fmt: skip
+
+
+def index_ninco(root: str, test_fraction: float = 0.2, seed: int = 0) -> SplitSources:
+    """NINCO's 64 OOD classes with a seeded stratified 80/20 split."""
+    source = _scan_or_explain(Path(root).expanduser(), "ninco", "ood.datasets.ninco.root")
+    train, test = stratified_holdout(source.labels, test_fraction, seed)
+    return SplitSources(name="ninco", train=source.select(train), test=source.select(test))
+
+
+def index_imagenet_r(
+    root: str, split_file: str | None = None, test_fraction: float = 0.2, seed: int = 0
+) -> SplitSources:
+    """ImageNet-R's 200 classes with a fixed 80/20 split saved beside the data on first use."""
+    root_path = Path(root).expanduser()
+    source = _scan_or_explain(root_path, "imagenet_r", "ood.datasets.imagenet_r.root")
+    split_path = (
+        Path(split_file).expanduser()
+        if split_file
+        else root_path.with_name(f"{root_path.name}_split.tsv")
+    )
+    train, test = fixed_split(source, root_path, split_path, test_fraction, seed)
+    return SplitSources(name="imagenet_r", train=source.select(train), test=source.select(test))
+
+
+build_imagefolder = dataset_builder(index_imagefolder)
+build_imagefolder_id = dataset_builder(index_imagefolder_id)
+build_ninco = dataset_builder(index_ninco)
+build_imagenet_r = dataset_builder(index_imagenet_r)
