@@ -8,10 +8,12 @@ OUT    ?=
 PYTEST_ARGS ?=
 
 .PHONY: install quickstart test lint format clean help zoo paper-tables bench bench-data data-check
+.PHONY: test-slurm
 
 help:
 	@echo "make quickstart [OUT=dir]  pretrain + probe every layer on the lab data (offline, CPU)"
 	@echo "make test                  run the test suite"
+	@echo "make test-slurm            sweeps on a real local SLURM cluster (root; installs packages)"
 	@echo "make lint                  ruff check + format check"
 	@echo "make install               create/update .venv"
 	@echo "make zoo [OUT=dir]         zoo.csv: params, taps, feature sizes of the paper's models"
@@ -33,6 +35,10 @@ quickstart: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# A real single-node SLURM cluster (apt-installs Debian's packages, needs root; else SKIPPED).
+test-slurm: $(STAMP)
+	VENV=$(abspath $(VENV)) bash scripts/slurm/test_slurm.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests

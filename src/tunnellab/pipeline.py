@@ -20,6 +20,7 @@ from tunnellab.config.instantiate import instantiate_node
 from tunnellab.config.validate import validate_config
 from tunnellab.data.arrays import DatasetSplits
 from tunnellab.data.suites import ood_entries
+from tunnellab.distributed import is_rank_zero
 from tunnellab.models.registry import count_parameters
 from tunnellab.pretrain.train import (
     BEST,
@@ -116,19 +117,10 @@ def _load_done(run_dir: Path, cfg: DictConfig) -> RunResult | None:
     )
 
 
-def probe_backbone(
-    cfg: DictConfig,
-    run_dir: Path,
-    model: nn.Module,
-    id_data: DatasetSplits,
-    ood_data: dict[str, DatasetSplits],
-    tracker: Tracker,
-    checkpoint: Path | None = None,
-) -> RunResult:
-    """Probe every tap of ``model`` on ID and OOD data; write tables, the plot and the summary."""
-    started = time.perf_counter()
+def stage_for(cfg: DictConfig, run_dir: Path, model: nn.Module) -> ProbeStage:
+    """The probe stage ``cfg.probe`` describes for ``model`` (taps, recipe, cache, device)."""
     probe_cfg = cfg.probe
-    stage = ProbeStage(
+    return ProbeStage(
         model=model,
         taps=model.taps(cfg.taps),
         recipe=ProbeRecipe(
@@ -148,6 +140,21 @@ def probe_backbone(
         ram_budget_gb=probe_cfg.ram_budget_gb,
         precision=probe_cfg.extract_precision,
     )
+
+
+def probe_backbone(
+    cfg: DictConfig,
+    run_dir: Path,
+    model: nn.Module,
+    id_data: DatasetSplits,
+    ood_data: dict[str, DatasetSplits],
+    tracker: Tracker,
+    checkpoint: Path | None = None,
+) -> RunResult:
+    """Probe every tap of ``model`` on ID and OOD data; write tables, the plot and the summary."""
+    started = time.perf_counter()
+    probe_cfg = cfg.probe
+    stage = stage_for(cfg, run_dir, model)
     report = run_probe_stage(stage, id_data, ood_data, _dataset_keys(cfg))
     variables = run_variables(cfg, getattr(model, "meta", {}), count_parameters(model))
     probes = probe_rows(report, variables)
@@ -276,8 +283,12 @@ def run_probe(cfg: DictConfig, run_dir: Path) -> RunResult:
         return result
 
 
-def run(cfg: DictConfig, run_dir: Path) -> RunResult:
-    """Pretrain then probe; returns the earlier result when ``run_dir`` already holds this run."""
+def run(cfg: DictConfig, run_dir: Path) -> RunResult | None:
+    """Pretrain then probe; returns the earlier result when ``run_dir`` already holds this run.
+
+    In a multi-process (DDP) job every rank pretrains; only rank 0 probes and writes (the others
+    return None).
+    """
     run_dir = Path(run_dir)
     if cfg.skip_if_done and (previous := _load_done(run_dir, cfg)) is not None:
         return previous
@@ -287,6 +298,8 @@ def run(cfg: DictConfig, run_dir: Path) -> RunResult:
         id_data, ood_data = load_datasets(cfg)
         data_s = time.perf_counter() - started
         outcome = pretrain(cfg, run_dir, id_data, tracker.lightning_loggers())
+        if not is_rank_zero():
+            return None
         pretrain_s = time.perf_counter() - started - data_s
         model = load_backbone(cfg, outcome.checkpoint)
         result = probe_backbone(cfg, run_dir, model, id_data, ood_data, tracker, outcome.checkpoint)

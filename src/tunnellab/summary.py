@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from tunnellab.advise.report import Advice
 from tunnellab.pipeline import RunResult
 from tunnellab.pretrain.train import PretrainOutcome
 
@@ -74,3 +75,30 @@ def format_pretrain_summary(outcome: PretrainOutcome, run_dir: Path) -> str:
             f"  next: tunnellab-probe hydra.run.dir={_rel(run_dir)} <same overrides>",
         ]
     )
+
+
+def format_advice_summary(advice: Advice, files: dict[str, Path], run_dir: Path) -> str:
+    """The advisor's answer in a few lines, and where its files went."""
+    best = advice.row(advice.recommended_tap)
+    start = advice.tunnel_start
+    lines = [
+        f"tunnellab ▸ advice for {advice.model} on {advice.data_path}",
+        f"  run dir      {_rel(run_dir)}",
+        f"  advice       {_rel(files['advice'])}",
+        f"  layers       {_rel(files['layers'])}",
+        f"  plot         {_rel(files['plot'])} (+ .pdf)",
+        "",
+        f"  use tap {advice.recommended_tap} ({best['tap_name']}): "
+        f"{100 * best['acc_selected']:.1f} % test accuracy ({advice.n_classes} classes, "
+        f"{advice.n_train} train / {advice.n_test} test images at {advice.resolution}²)",
+        f"  last layer keeps {advice.retained_last:.0f} % of that"
+        + (f"; accuracy peaks at tap {start}" if start is not None else ""),
+    ]
+    for r, acc in advice.resolution_best.items():
+        lines.append(f"  best tap at {r}²: {100 * acc:.1f} %")
+    for name in advice.nuisances:
+        drop = 100 * best[f"drop_{name}"]
+        lines.append(f"  {name:<20} {drop:+.1f} points lost at tap {advice.recommended_tap}")
+    if advice.skipped_images:
+        lines.append(f"  {advice.skipped_images} unreadable image file(s) skipped")
+    return "\n".join(lines)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,9 +17,13 @@ from tunnellab.config import config_dir, register_configs, validate_config
 from tunnellab.errors import TunnellabError
 
 log = logging.getLogger("tunnellab")
+# conf/hydra/launcher/joblib.yaml shares the plugin's config name on purpose; Hydra warns each job.
+warnings.filterwarnings("ignore", message=r".*validated against ConfigStore schema.*")
 
 
-def hydra_app(task: Callable[[DictConfig, Path], str]) -> Callable[[], None]:
+def hydra_app(
+    task: Callable[[DictConfig, Path], str], config_name: str = "config"
+) -> Callable[[], None]:
     """Wrap ``task(cfg, run_dir) -> summary`` as a Hydra app over ``conf/``.
 
     The config is validated first; a user-fixable error is printed as one paragraph and the
@@ -37,8 +42,11 @@ def hydra_app(task: Callable[[DictConfig, Path], str]) -> Callable[[], None]:
                 raise
             print(f"\ntunnellab: error: {err}", file=sys.stderr)
             sys.exit(2)
-        print(summary, flush=True)
+        if summary:
+            print(summary, flush=True)
 
     job.__name__ = task.__name__
     job.__doc__ = task.__doc__
-    return hydra.main(config_path=str(config_dir()), config_name="config", version_base="1.3")(job)
+    return hydra.main(config_path=str(config_dir()), config_name=config_name, version_base="1.3")(
+        job
+    )

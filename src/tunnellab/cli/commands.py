@@ -17,7 +17,8 @@ from tunnellab.summary import format_pretrain_summary, format_run_summary
 
 def run_command(cfg: DictConfig, run_dir: Path) -> str:
     """Pretrain a backbone, then probe every tap on the ID set and each OOD set."""
-    return format_run_summary(run(cfg, run_dir))
+    result = run(cfg, run_dir)
+    return "" if result is None else format_run_summary(result)
 
 
 def pretrain_command(cfg: DictConfig, run_dir: Path) -> str:

@@ -167,6 +167,43 @@ class PathsConfig:
     cache_dir: str | None = None  # feature cache; None = <run dir>/features
 
 
+NUISANCE_NAMES = ("blur", "downscale_x4", "brightness_contrast", "jpeg_q20", "rotate_20")
+
+
+def _nuisance_list_rule() -> dict[str, Rule]:
+    rule = Rule(
+        check=lambda v: v is not None and all(n in NUISANCE_NAMES for n in v),
+        allowed=lambda: "a list drawn from: " + ", ".join(NUISANCE_NAMES),
+    )
+    return rule.as_metadata()
+
+
+@dataclass
+class AdviseConfig:
+    """``tunnellab-advise``: which nuisances to test and whether to check the resolution."""
+
+    nuisances: list[str] = field(
+        default_factory=lambda: list(NUISANCE_NAMES), metadata=_nuisance_list_rule()
+    )
+    resolution_check: bool = True
+
+
+@dataclass
+class AdviseDataConfig:
+    """Your images for the advisor: ``<path>/<class>/<image>`` (+ optional ``test_path``)."""
+
+    _target_: str = "tunnellab.data.folders.build_imagefolder"
+    name: str = "my_images"
+    path: str = MISSING
+    test_path: str | None = None
+    train_dir: str | None = "train"
+    test_dir: str | None = "test"
+    resolution: int = field(default=224, metadata=in_range(16, 224))
+    test_fraction: float = field(default=0.2, metadata=in_range(0.01, 0.9))
+    seed: int = 0
+    cache: bool = False
+
+
 @dataclass
 class RunConfig:
     """The whole composed config of one run (the primary schema)."""
@@ -185,6 +222,7 @@ class RunConfig:
     name: str = "run"
     skip_if_done: bool = True
     checkpoint: str | None = None  # tunnellab-probe: weights to probe (default <run dir>/best)
+    advise: AdviseConfig = field(default_factory=AdviseConfig)
 
 
 # --- ViT-T and external (timm / torchvision) backbones ---------------------------------------

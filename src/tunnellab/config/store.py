@@ -6,6 +6,7 @@ from hydra.core.config_store import ConfigStore
 
 from tunnellab.config.data_schema import DATA_SCHEMAS
 from tunnellab.config.schema import (
+    AdviseDataConfig,
     LabDataConfig,
     ModelConfig,
     RunConfig,
@@ -27,6 +28,7 @@ def register_configs() -> None:
     cs = ConfigStore.instance()
     cs.store(name="run_schema", node=RunConfig)
     cs.store(group="schema", name="lab_data", node=LabDataConfig)
+    cs.store(group="schema", name="advise_data", node=AdviseDataConfig)
     cs.store(group="schema", name="model", node=ModelConfig)
     cs.store(group="schema", name="vit_model", node=ViTModelConfig)
     cs.store(group="schema", name="timm_model", node=TimmModelConfig)

@@ -156,10 +156,16 @@ def index_imagefolder(
     test_fraction: float = 0.2,
     seed: int = 0,
     name: str = "imagefolder",
+    test_path: str | None = None,
 ) -> SplitSources:
-    """An OOD dataset from any class-per-folder tree."""
-    train, test = folder_splits(path, train_dir, test_dir, test_fraction, seed, "its path")
-    return SplitSources(name=name, train=train, test=test)
+    """An OOD dataset from any class-per-folder tree (``test_path``: a separate test tree)."""
+    if test_path is None:
+        train, test = folder_splits(path, train_dir, test_dir, test_fraction, seed, "its path")
+        return SplitSources(name=name, train=train, test=test)
+    train = _scan_or_explain(Path(path).expanduser(), "imagefolder", "its path", True)
+    test_root = Path(test_path).expanduser()
+    test = _scan_or_explain(test_root, "imagefolder", "its test_path", True)
+    return SplitSources(name=name, train=train, test=_relabel(test, train.classes, test_root))
 
 
 def index_imagefolder_id(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import warnings
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytorch_lightning as pl
 import torch
 from hydra.utils import instantiate
-from omegaconf import DictConfig
+from omegaconf import DictConfig, open_dict
 from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint
 from pytorch_lightning.loggers import Logger
 from torch import nn
@@ -76,8 +77,24 @@ def load_backbone(cfg: DictConfig, checkpoint: str | Path) -> nn.Module:
     weights = state.get("state_dict", state)
     weights = {k.removeprefix("model."): v for k, v in weights.items()}
     model = build_backbone(cfg)
+    trained_classes = _head_classes(model, weights)
+    if trained_classes is not None and trained_classes != cfg.model.num_classes:
+        # Probes never use the classifier: build it the size the checkpoint was trained with.
+        cfg = copy.deepcopy(cfg)
+        with open_dict(cfg):
+            cfg.model.num_classes = trained_classes
+        model = build_backbone(cfg)
     model.load_state_dict(weights)
     return model.eval()
+
+
+def _head_classes(model: nn.Module, weights: dict[str, torch.Tensor]) -> int | None:
+    """The class count of the checkpoint's classifier (``model.head``), if it has one."""
+    head = getattr(model, "head", None)
+    if not isinstance(head, nn.Linear):
+        return None
+    name = next((n for n, p in model.named_parameters() if p is head.weight), None)
+    return int(weights[name].shape[0]) if name in weights else None
 
 
 def quiet_lightning() -> None:
@@ -119,10 +136,13 @@ def pretrain(
         flip_p=cfg.aug.flip_p,
         seed=cfg.seed,
     )
-    checkpoint = ModelCheckpoint(
-        dirpath=ckpt_dir, filename="best", monitor="val/acc", mode="max", save_last=True
+    checkpoint = ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor="val/acc", mode="max")
+    # Written after every epoch whatever the score (save_last only follows the monitored saves),
+    # so a killed or pre-empted run loses at most one epoch.
+    latest = ModelCheckpoint(
+        dirpath=ckpt_dir, filename="last", save_top_k=1, enable_version_counter=False
     )
-    callbacks = [checkpoint]
+    callbacks = [checkpoint, latest]
     if loggers:
         callbacks.append(LearningRateMonitor(logging_interval="epoch"))
     trainer: pl.Trainer = instantiate(

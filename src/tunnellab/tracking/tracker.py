@@ -14,6 +14,7 @@ import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.loggers import CSVLogger, Logger, WandbLogger
 
+from tunnellab.distributed import is_rank_zero
 from tunnellab.tracking.wandb_mode import resolve_wandb_mode
 
 
@@ -35,6 +36,14 @@ class Tracker:
         figures: dict[str, Path],
     ) -> None:
         """Mirror the run's tables, headline numbers (``curve_column`` per tap) and figures."""
+
+    def log_tables(
+        self,
+        tables: dict[str, pd.DataFrame],
+        summary: dict[str, Any],
+        figures: dict[str, Path],
+    ) -> None:
+        """Mirror named tables, summary values and figures (the advisor's outputs, say)."""
 
     def finish(self, exit_code: int = 0) -> None:
         """Close the run (always called, also after a failure)."""
@@ -116,6 +125,18 @@ class WandbTracker(Tracker):
             self.run.log({f"figures/{name}": wandb.Image(str(path))})
         self.run.summary.update(summary)
 
+    def log_tables(
+        self,
+        tables: dict[str, pd.DataFrame],
+        summary: dict[str, Any],
+        figures: dict[str, Path],
+    ) -> None:
+        wandb = self._wandb
+        self.run.log({name: wandb.Table(dataframe=df) for name, df in tables.items()})
+        for name, path in figures.items():
+            self.run.log({f"figures/{name}": wandb.Image(str(path))})
+        self.run.summary.update(summary)
+
     def finish(self, exit_code: int = 0) -> None:
         self.run.finish(exit_code=exit_code)
 
@@ -146,7 +167,12 @@ def readable_name(cfg: DictConfig, run_id: str) -> str:
 
 
 def start_tracker(cfg: DictConfig, run_dir: Path, run_id: str, job_type: str = "run") -> Tracker:
-    """The tracker that ``logger.kind`` asks for; ``job_type`` is pretrain, probe or run."""
+    """The tracker that ``logger.kind`` asks for; ``job_type`` is pretrain, probe or run.
+
+    Only global rank 0 of a multi-process job tracks, so a DDP job is one W&B run.
+    """
+    if not is_rank_zero():
+        return Tracker()
     if cfg.logger.kind == "wandb":
         return WandbTracker(cfg, run_dir, run_id, job_type)
     if cfg.logger.kind == "csv":

@@ -1,0 +1,1 @@
+"""The layer advisor: which tap of a pretrained backbone transfers best to your images."""

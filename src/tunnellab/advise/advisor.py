@@ -1,0 +1,154 @@
+"""The layer advisor: probe every tap of a backbone on your images and say which one to use.
+
+Plain functions over the same pieces as a run: the backbone comes from ``probe_target`` (a
+checkpoint, or weights as the model config loads them), features from the cached extraction
+pass, probes from the all-taps trainer. Robustness re-evaluates the very same probes: training
+does not depend on the test images, so re-running it (deterministic, cheap) with a transformed
+test split scores the identical heads on it.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from omegaconf import DictConfig, open_dict
+from torch import nn
+
+from tunnellab.advise.nuisances import NUISANCES
+from tunnellab.advise.report import Advice, write_advice
+from tunnellab.advise.resolution import native_size, pretraining_resolution, resolutions_to_probe
+from tunnellab.data.arrays import DatasetSplits, ImageArrays
+from tunnellab.data.folders import readable_image_files
+from tunnellab.errors import ConfigError
+from tunnellab.metrics.tunnel import ood_retained, tunnel_start
+from tunnellab.pipeline import instantiate_dataset, probe_target, stage_for, tracked
+from tunnellab.probe.heads import ProbeCurves, train_linear_probes
+from tunnellab.probe.stage import ProbeStage, holdout_indices
+from tunnellab.tracking.results import semantic
+
+
+@dataclass
+class AdviceResult:
+    """The advice and where its files went."""
+
+    advice: Advice
+    files: dict[str, Path]
+    run_dir: Path
+
+
+def _with_resolution(cfg: DictConfig, resolution: int) -> DictConfig:
+    other = copy.deepcopy(cfg)
+    with open_dict(other):
+        other.data.resolution = resolution
+    return other
+
+
+def _curves(stage: ProbeStage, data: DatasetSplits, test: ImageArrays, key: object) -> ProbeCurves:
+    """All heads trained on ``data.train``, scored on ``test`` each epoch."""
+    train = stage.features(data, "train", key)
+    test_split = DatasetSplits(name=data.name, train=data.train, test=test)
+    test_features = stage.features(test_split, "test", key)
+    return train_linear_probes(
+        train,
+        train.labels,
+        test_features,
+        test_features.labels,
+        n_classes=data.n_classes,
+        recipe=stage.recipe,
+        holdout_index=holdout_indices(train.labels, stage.holdout_fraction, stage.seed),
+        seed=stage.seed,
+        device=stage.device,
+        desc=f"probe {data.name}",
+    )
+
+
+def _probe_at(cfg: DictConfig, run_dir: Path) -> tuple[nn.Module, ProbeStage, DatasetSplits]:
+    model, _ = probe_target(cfg, run_dir)
+    return model, stage_for(cfg, run_dir, model), instantiate_dataset(cfg.data)
+
+
+def _count_unreadable(cfg: DictConfig) -> int:
+    roots = [cfg.data.path] + ([cfg.data.test_path] if cfg.data.get("test_path") else [])
+    return sum(len(readable_image_files(Path(r).expanduser())[1]) for r in roots)
+
+
+def advise(cfg: DictConfig, run_dir: Path) -> AdviceResult:
+    """Probe, recommend, check resolution and robustness; write advice.md, layers.csv, plot."""
+    run_dir = Path(run_dir)
+    data_path = Path(cfg.data.path).expanduser()
+    if not data_path.is_dir():
+        raise ConfigError(
+            f"'data.path={cfg.data.path}' is not a folder; point it at your images laid out as "
+            "<path>/<class>/<image> (or <path>/train/<class>/ + <path>/test/<class>/)."
+        )
+    with tracked(cfg, run_dir, "advise") as tracker:
+        model, stage, data = _probe_at(cfg, run_dir)
+        key = semantic(cfg.data)
+        clean = _curves(stage, data, data.test, key)
+        layers = pd.DataFrame(
+            {
+                "tap_index": np.arange(1, len(stage.taps) + 1),
+                "tap_name": [t.name for t in stage.taps],
+                "acc_best": clean.acc_best,
+                "acc_last": clean.acc_last,
+                "acc_selected": clean.acc_selected,
+            }
+        )
+        nuisances = list(cfg.advise.nuisances)
+        for name in nuisances:
+            test = data.test
+            shifted = ImageArrays(NUISANCES[name](test.images), test.labels, test.classes)
+            curves = _curves(stage, data, shifted, {**key, "nuisance": name})
+            layers[f"acc_{name}"] = curves.acc_selected
+            layers[f"drop_{name}"] = layers["acc_selected"] - layers[f"acc_{name}"]
+
+        checkpoint = cfg.checkpoint if cfg.checkpoint not in (None, "pretrained") else None
+        pretrain_res = pretraining_resolution(model, checkpoint)
+        native = native_size(data_path)
+        by_resolution = {cfg.data.resolution: float(np.nanmax(clean.acc_selected))}
+        if cfg.advise.resolution_check:
+            for r in resolutions_to_probe(cfg.data.resolution, pretrain_res, native)[1:]:
+                try:
+                    _, other_stage, other_data = _probe_at(_with_resolution(cfg, r), run_dir)
+                except ConfigError as err:  # e.g. the backbone cannot run that small
+                    tracker_note = f"skipped {r}²: {err}"
+                    layers.attrs.setdefault("notes", []).append(tracker_note)
+                    continue
+                other_key = {**key, "resolution": r}
+                curves = _curves(other_stage, other_data, other_data.test, other_key)
+                layers[f"acc_at_{r}"] = curves.acc_selected
+                by_resolution[r] = float(np.nanmax(curves.acc_selected))
+
+        selected = np.nan_to_num(clean.acc_selected, nan=-1.0)
+        advice = Advice(
+            model=str(cfg.model.name),
+            data_path=str(data_path),
+            layers=layers,
+            recommended_tap=int(np.argmax(selected)) + 1,
+            retained_last=ood_retained(np.clip(clean.acc_selected, 0, 1)),
+            tunnel_start=tunnel_start(np.clip(clean.acc_selected, 0, 1)),
+            n_classes=data.n_classes,
+            n_train=len(data.train),
+            n_test=len(data.test),
+            resolution=int(cfg.data.resolution),
+            pretraining_resolution=pretrain_res,
+            native_resolution=native,
+            resolution_best=by_resolution if len(by_resolution) > 1 else {},
+            nuisances=nuisances,
+            skipped_images=_count_unreadable(cfg),
+        )
+        files = write_advice(advice, run_dir)
+        tracker.log_tables(
+            {"advise/layers": layers},
+            {
+                "recommended_tap": advice.recommended_tap,
+                "recommended_accuracy": float(advice.row(advice.recommended_tap)["acc_selected"]),
+                "last_layer_retained": advice.retained_last,
+            },
+            {"advice": files["plot"]},
+        )
+    return AdviceResult(advice=advice, files=files, run_dir=run_dir)

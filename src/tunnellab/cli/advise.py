@@ -1,0 +1,20 @@
+"""``tunnellab-advise``: which layer of a pretrained backbone transfers to your images?"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from omegaconf import DictConfig
+
+from tunnellab.advise.advisor import advise
+from tunnellab.cli.app import hydra_app
+from tunnellab.summary import format_advice_summary
+
+
+def advise_command(cfg: DictConfig, run_dir: Path) -> str:
+    """Probe every tap on ``data.path``; recommend one; check resolution and robustness."""
+    result = advise(cfg, run_dir)
+    return format_advice_summary(result.advice, result.files, run_dir)
+
+
+main = hydra_app(advise_command, config_name="advise")
