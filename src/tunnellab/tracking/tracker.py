@@ -6,6 +6,7 @@ share a run. Result files are always written locally; trackers only mirror them.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 from typing import Any
@@ -80,6 +81,8 @@ class WandbTracker(Tracker):
             job_type=job_type,
             tags=[*cfg.logger.tags, *variable_tags(cfg)],
             name=readable_name(cfg, run_id),
+            id=wandb_run_id(run_id, run_dir),
+            resume="allow",  # a relaunched job continues its own W&B run, never a second one
             dir=str(run_dir),
             mode=mode,
             config=OmegaConf.to_container(cfg, resolve=True),
@@ -139,6 +142,12 @@ class WandbTracker(Tracker):
 
     def finish(self, exit_code: int = 0) -> None:
         self.run.finish(exit_code=exit_code)
+
+
+def wandb_run_id(run_id: str, run_dir: Path) -> str:
+    """A stable W&B id for this config in this run dir (same job relaunched → same W&B run)."""
+    digest = hashlib.sha256(f"{run_id}|{Path(run_dir).resolve()}".encode()).hexdigest()[:16]
+    return f"tl-{digest}"
 
 
 def variable_tags(cfg: DictConfig) -> list[str]:

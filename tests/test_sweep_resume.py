@@ -1,0 +1,80 @@
+"""Never lose work: a sweep killed mid-training and relaunched ends exactly like an uninterrupted
+one, with one W&B run per job; relaunching a finished sweep trains nothing."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+pytestmark = pytest.mark.slow
+
+SWEEP = [
+    "-m", "experiment=lab/smoke_sweep", "optim.epochs=5", "data.samples_per_class=120",
+    "logger=wandb", "logger.mode=offline",
+]  # fmt: skip
+COLUMNS = ["dataset", "tap_index", "acc_best", "acc_last", "acc_selected"]
+
+
+def _launch(sweep_dir: Path) -> subprocess.Popen:
+    cmd = [
+        str(Path(sys.executable).parent / "tunnellab-run"),
+        *SWEEP,
+        f"hydra.sweep.dir={sweep_dir}",
+    ]
+    env = {**os.environ, "WANDB_MODE": "offline"}
+    return subprocess.Popen(
+        cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
+    )
+
+
+def _finish(proc: subprocess.Popen) -> None:
+    _, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, err.decode()[-3000:]
+
+
+def _results(sweep_dir: Path) -> dict[str, pd.DataFrame]:
+    return {
+        job.name: pd.read_csv(job / "probe_results.csv")[COLUMNS]
+        for job in sorted(sweep_dir.glob("[0-9]"))
+    }
+
+
+def test_killed_sweep_relaunches_to_the_same_results(tmp_path):
+    reference = tmp_path / "reference"
+    _finish(_launch(reference))
+
+    sweep = tmp_path / "sweep"
+    proc = _launch(sweep)
+    victim = sweep / "1" / "checkpoints" / "last.ckpt"  # job 0 done, job 1 mid-training
+    deadline = time.monotonic() + 300
+    while not victim.is_file() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert proc.poll() is None, "the sweep ended before it could be interrupted"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert (sweep / "0" / "done.json").is_file() and not (sweep / "1" / "done.json").exists()
+    job0_done = (sweep / "0" / "done.json").stat().st_mtime_ns
+
+    _finish(_launch(sweep))
+    got, want = _results(sweep), _results(reference)
+    assert list(got) == ["0", "1", "2", "3"]
+    for job in want:
+        pd.testing.assert_frame_equal(got[job], want[job])
+    assert (sweep / "0" / "done.json").stat().st_mtime_ns == job0_done  # not rerun
+    # One W&B run per job: the relaunched job continued the run it had started.
+    for job in got:
+        ids = {p.name.rsplit("-", 1)[-1] for p in (sweep / job / "wandb").glob("offline-run-*")}
+        assert len(ids) == 1, (job, ids)
+
+    stamps = {j: (sweep / j / "done.json").stat().st_mtime_ns for j in got}
+    started = time.monotonic()
+    _finish(_launch(sweep))
+    assert {j: (sweep / j / "done.json").stat().st_mtime_ns for j in got} == stamps
+    assert time.monotonic() - started < 120
