@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import PurePath
 from typing import Any
 
 RULE_KEY = "tunnellab_rule"
@@ -64,3 +66,48 @@ def no_width_multiplier() -> dict[str, Rule]:
         allowed=lambda: "1.0: timm and torchvision models have no width multiplier",
     )
     return rule.as_metadata()
+
+
+WEIGHT_SUFFIXES = (".pth", ".pt", ".bin", ".safetensors", ".tar", ".ckpt")
+
+
+def known_name(source: Callable[[], Iterable[str]], listing: str) -> dict[str, Rule]:
+    """The value must be one of ``source()``; a miss names a few close matches, not every name.
+
+    ``check`` remembers the rejected value so that ``allowed`` (asked right after a failed check
+    by :func:`tunnellab.config.validate.config_problems`) can suggest its nearest names.
+    """
+    rejected: list[str] = [""]
+
+    def check(value: Any) -> bool:
+        ok = value in set(source())
+        if not ok:
+            rejected[0] = str(value)
+        return ok
+
+    def allowed() -> str:
+        names = sorted(source())
+        near = difflib.get_close_matches(rejected[0], names, n=6, cutoff=0.6)
+        hint = f"close matches: {', '.join(near)}" if near else "no close match"
+        return f"one of the {len(names)} names of {listing} ({hint})"
+
+    return Rule(check=check, allowed=allowed).as_metadata()
+
+
+def weights_source() -> dict[str, Rule]:
+    """``null`` (random init), ``cache`` (local timm/torch hub cache) or a weights file path."""
+
+    def check(value: Any) -> bool:
+        if value is None or value == "cache":
+            return True
+        return isinstance(value, str) and PurePath(value).suffix in WEIGHT_SUFFIXES
+
+    return Rule(
+        check=check,
+        allowed=lambda: (
+            "null (random init), cache (weights already in the local timm / Hugging Face / "
+            "torch hub cache; nothing is downloaded) or the path of a weights file ("
+            + ", ".join(WEIGHT_SUFFIXES)
+            + ")"
+        ),
+    ).as_metadata()
