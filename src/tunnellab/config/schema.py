@@ -119,9 +119,10 @@ class ProbeConfig:
     init_std: float = field(default=0.01, metadata=positive())
     holdout_fraction: float = field(default=0.1, metadata=in_range(0.0, 0.5))
     accuracy: str = field(default="selected", metadata=choices(*PROBE_ACCURACIES))
-    extract_batch_size: int = field(default=512, metadata=at_least(1))
+    # 256: on CPU 1.4x faster than 512 (activations stay in cache); ample for a GPU.
+    extract_batch_size: int = field(default=256, metadata=at_least(1))
     device: str = field(default="auto", metadata=choices("auto", "cpu", "cuda"))
-    # Extraction precision: auto = bf16 autocast (+ channels-last) on CUDA, fp32 on CPU.
+    # Extraction precision: auto = bf16 autocast on CUDA, fp32 on CPU (channels-last on both).
     extract_precision: str = field(default="auto", metadata=choices(*EXTRACT_PRECISIONS))
     # A split whose features exceed this many GB streams to memory-mapped files (0 = always).
     ram_budget_gb: float = field(default=8.0, metadata=at_least(0.0))

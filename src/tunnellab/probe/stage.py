@@ -1,7 +1,13 @@
-"""The probe stage: extract every tap once per split, then train all linear heads per dataset."""
+"""The probe stage: extract every tap once per split, then train all linear heads per dataset.
+
+A split whose features exceed ``ram_budget_gb`` is streamed to memory-mapped files (in the cache
+directory) and the heads read it minibatch by minibatch; otherwise it is held in RAM. Both give
+the same numbers.
+"""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -9,9 +15,10 @@ import torch
 from torch import nn
 
 from tunnellab.data.arrays import DatasetSplits, stratified_split
-from tunnellab.models.taps import Tap
+from tunnellab.models.taps import Tap, tap_dims
 from tunnellab.probe.cache import FeatureCache, cache_key, model_fingerprint
-from tunnellab.probe.extract import SplitFeatures, extract_features
+from tunnellab.probe.extract import extract_features, resolve_precision
+from tunnellab.probe.features import FeatureSink, SplitFeatures, feature_bytes
 from tunnellab.probe.heads import ProbeCurves, ProbeRecipe, train_linear_probes
 
 
@@ -44,8 +51,20 @@ def resolve_device(device: str) -> torch.device:
     return torch.device(device)
 
 
+GB = 10**9
+MIN_PAGE_WINDOW = 8 << 20  # mapped pages a streaming probe may hold before releasing them
+
+
+def _clocks() -> tuple[float, float]:
+    return time.perf_counter(), time.process_time()
+
+
 class ProbeStage:
-    """Probes one backbone on several datasets, sharing the extraction cache."""
+    """Probes one backbone on several datasets, sharing the extraction cache.
+
+    ``seconds`` / ``cpu_seconds`` accumulate the wall / process CPU time spent extracting (or
+    loading) features and training heads.
+    """
 
     def __init__(
         self,
@@ -56,7 +75,9 @@ class ProbeStage:
         seed: int,
         device: torch.device,
         cache: FeatureCache,
-        extract_batch_size: int = 512,
+        extract_batch_size: int = 256,
+        ram_budget_gb: float = 8.0,
+        precision: str = "auto",
     ) -> None:
         self.model = model
         self.taps = taps
@@ -66,7 +87,22 @@ class ProbeStage:
         self.device = device
         self.cache = cache
         self.extract_batch_size = extract_batch_size
+        self.ram_budget_bytes = int(ram_budget_gb * GB)
+        self.precision = resolve_precision(precision, torch.device(device))
+        self.seconds: dict[str, float] = {"extract": 0.0, "heads": 0.0}
+        self.cpu_seconds: dict[str, float] = {"extract": 0.0, "heads": 0.0}
         self._fingerprint = model_fingerprint(model)
+        self._dims: dict[int, list[int]] = {}
+
+    def tap_dims(self, resolution: int) -> list[int]:
+        """Every tap's feature width at ``resolution`` (one dry forward, remembered)."""
+        if resolution not in self._dims:
+            self._dims[resolution] = tap_dims(self.model, self.taps, resolution)
+        return self._dims[resolution]
+
+    def streams(self, nbytes: int) -> bool:
+        """Whether features of ``nbytes`` go to memory-mapped files (over the RAM budget)."""
+        return nbytes > self.ram_budget_bytes
 
     def features(self, splits: DatasetSplits, split: str, dataset_key: object) -> SplitFeatures:
         """The split's tap features, from the cache or one extraction pass."""
@@ -78,18 +114,35 @@ class ProbeStage:
             n=len(arrays),
             resolution=arrays.resolution,
             taps=[(t.name, t.module, t.side, t.pool, t.transform) for t in self.taps],
+            precision=self.precision,
         )
-        return self.cache.get_or_compute(
-            key,
-            lambda: extract_features(
+
+        def compute(sink: FeatureSink) -> SplitFeatures:
+            return extract_features(
                 self.model,
                 self.taps,
                 arrays,
                 batch_size=self.extract_batch_size,
                 device=self.device,
                 desc=f"extract {splits.name}/{split}",
-            ),
+                sink=sink,
+                precision=self.precision,
+            )
+
+        started = _clocks()
+        result = self.cache.get_or_compute(
+            key,
+            compute,
+            streams=self.streams,
+            estimate_bytes=lambda: feature_bytes(len(arrays), self.tap_dims(arrays.resolution)),
         )
+        self._account("extract", started)
+        return result
+
+    def _account(self, part: str, started: tuple[float, float]) -> None:
+        wall, cpu = _clocks()
+        self.seconds[part] += wall - started[0]
+        self.cpu_seconds[part] += cpu - started[1]
 
     def probe(
         self, splits: DatasetSplits, role: str, dataset_key: object
@@ -98,10 +151,11 @@ class ProbeStage:
         train = self.features(splits, "train", dataset_key)
         test = self.features(splits, "test", dataset_key)
         holdout = holdout_indices(train.labels, self.holdout_fraction, self.seed)
+        started = _clocks()
         curves = train_linear_probes(
-            train.features,
+            train,
             train.labels,
-            test.features,
+            test,
             test.labels,
             n_classes=splits.n_classes,
             recipe=self.recipe,
@@ -109,7 +163,9 @@ class ProbeStage:
             seed=self.seed,
             device=self.device,
             desc=f"probe {splits.name}",
+            window_bytes=max(MIN_PAGE_WINDOW, self.ram_budget_bytes // 4),
         )
+        self._account("heads", started)
         probe = DatasetProbe(
             name=splits.name,
             role=role,
