@@ -40,3 +40,10 @@ def probe_columns() -> list[str]:
 @pytest.fixture
 def metric_columns() -> list[str]:
     return METRIC_COLUMNS
+
+
+@pytest.fixture(autouse=True)
+def _no_shared_wandb_service(monkeypatch):
+    """Console scripts started by a test must not join a W&B service this process started."""
+    for key in [k for k in os.environ if k.startswith("WANDB_SERVICE")]:
+        monkeypatch.delenv(key)

@@ -39,6 +39,10 @@ def test_run_writes_every_output(first_run, probe_columns, metric_columns):
     assert probes.groupby("dataset")["tap_index"].max().eq(10).all()  # VGGm-11: 10 taps
     assert probes[["acc_best", "acc_last"]].stack().between(0, 1).all()
     assert metrics["retained"].between(0, 100).all()
+    id_rows = probes[probes["role"] == "id"]
+    assert id_rows["rank"].between(1, id_rows["rank"].max()).all()  # per-tap rank on ID data
+    assert (id_rows["rank"] <= id_rows["rank"] / id_rows["rank_fraction"] + 1e-6).all()
+    assert id_rows["nc1"].notna().all() and probes[probes["role"] == "ood"]["rank"].isna().all()
 
 
 def test_run_logs_an_offline_wandb_run(first_run):

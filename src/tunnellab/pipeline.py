@@ -21,6 +21,7 @@ from tunnellab.config.validate import validate_config
 from tunnellab.data.arrays import DatasetSplits
 from tunnellab.data.suites import ood_entries
 from tunnellab.distributed import is_rank_zero
+from tunnellab.metrics.representation import tap_diagnostics
 from tunnellab.models.registry import count_parameters
 from tunnellab.pretrain.train import (
     BEST,
@@ -32,6 +33,7 @@ from tunnellab.pretrain.train import (
     pretrain,
 )
 from tunnellab.probe.cache import FeatureCache
+from tunnellab.probe.features import SplitFeatures
 from tunnellab.probe.heads import ProbeRecipe
 from tunnellab.probe.stage import ProbeStage, resolve_device, run_probe_stage
 from tunnellab.tracking.results import (
@@ -155,9 +157,13 @@ def probe_backbone(
     started = time.perf_counter()
     probe_cfg = cfg.probe
     stage = stage_for(cfg, run_dir, model)
-    report = run_probe_stage(stage, id_data, ood_data, _dataset_keys(cfg))
+    keys = _dataset_keys(cfg)
+    report = run_probe_stage(stage, id_data, ood_data, keys)
     variables = run_variables(cfg, getattr(model, "meta", {}), count_parameters(model))
     probes = probe_rows(report, variables)
+    if probe_cfg.diagnostics:
+        id_train = stage.features(id_data, "train", keys.get(id_data.name, id_data.name))
+        probes = with_diagnostics(probes, id_train, [t.name for t in stage.taps], cfg.seed)
     metrics = metric_rows(report, variables, probe_cfg.accuracy)
     files = write_tables(run_dir, probes, metrics)
     curve_column = f"acc_{metrics['accuracy'].iloc[0]}"
@@ -178,6 +184,17 @@ def probe_backbone(
         probes, metrics, headline(result), curve_column, {"curves": files["curves_png"]}
     )
     return result
+
+
+def with_diagnostics(
+    probes: pd.DataFrame, id_train: SplitFeatures, tap_names: list[str], seed: int
+) -> pd.DataFrame:
+    """``probes`` plus each tap's numerical rank and NC1 on ID training features (ID rows)."""
+    diag = tap_diagnostics(
+        id_train.features, id_train.labels, tap_names, max_samples=2048, seed=seed
+    )
+    diag = diag[["tap_index", "rank", "rank_fraction", "nc1"]].assign(role="id")
+    return probes.merge(diag, on=["role", "tap_index"], how="left")
 
 
 def _title(cfg: DictConfig) -> str:

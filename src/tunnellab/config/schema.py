@@ -119,6 +119,8 @@ class ProbeConfig:
     init_std: float = field(default=0.01, metadata=positive())
     holdout_fraction: float = field(default=0.1, metadata=in_range(0.0, 0.5))
     accuracy: str = field(default="selected", metadata=choices(*PROBE_ACCURACIES))
+    # Numerical rank and NC1 of every tap on (up to 2,048) ID training samples.
+    diagnostics: bool = True
     # 256: on CPU 1.4x faster than 512 (activations stay in cache); ample for a GPU.
     extract_batch_size: int = field(default=256, metadata=at_least(1))
     device: str = field(default="auto", metadata=choices("auto", "cpu", "cuda"))

@@ -112,6 +112,7 @@ class WandbTracker(Tracker):
             "acc_last",
             "acc_selected",
         ]
+        columns += [c for c in ("lr", "rank", "rank_fraction", "nc1") if c in probes.columns]
         self.run.log({"probe/curves": wandb.Table(dataframe=probes[columns])})
         self.run.log({"tunnel/metrics": wandb.Table(dataframe=metrics)})
         curves = probes.pivot(index="tap_index", columns="dataset", values=curve_column)
