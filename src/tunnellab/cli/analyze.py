@@ -13,18 +13,15 @@ printed as one paragraph and the process exits with status 2.
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import hydra
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig
 
-from tunnellab.config import config_dir
+from tunnellab.cli.app import hydra_app
 from tunnellab.config.rules import at_least, choices
 from tunnellab.config.validate import validate_config
-from tunnellab.errors import TunnellabError
 
 CONFIG_NAME = "analyze"
 CI_DFS = ("n-1", "n")
@@ -89,14 +86,5 @@ def analyze_command(cfg: DictConfig) -> str:
     return format_summary(analyze(data, Path(cfg.out_dir), options))
 
 
-def _job(cfg: DictConfig) -> None:
-    try:
-        summary = analyze_command(cfg)
-    except TunnellabError as err:
-        print(f"\ntunnellab-analyze: error: {err}", file=sys.stderr)
-        sys.exit(2)
-    print(summary, flush=True)
-
-
 register_analyze_config()
-main = hydra.main(config_path=str(config_dir()), config_name=CONFIG_NAME, version_base="1.3")(_job)
+main = hydra_app(lambda cfg, _run_dir: analyze_command(cfg), config_name=CONFIG_NAME)
