@@ -47,6 +47,16 @@ def _output_paths(out_path: str | Path) -> tuple[Path, Path]:
     return path.with_name(path.name + ".png"), path.with_name(path.name + ".pdf")
 
 
+def save_figure(fig: Figure, out_path: str | Path, dpi: int = 150) -> list[Path]:
+    """Write ``fig`` as PNG and PDF (no creation date, so reruns give the same file); clear it."""
+    png_path, pdf_path = _output_paths(out_path)
+    png_path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(png_path, dpi=dpi)
+    fig.savefig(pdf_path, metadata={"CreationDate": None})
+    fig.clear()
+    return [png_path, pdf_path]
+
+
 def _tick_positions(n: int) -> list[int]:
     """1-based taps that get a tick label: all of them, or every k-th plus the last."""
     if n <= MAX_NAMED_TICKS:
@@ -243,12 +253,7 @@ def plot_tunnel_curves(
     if title:
         fig.suptitle(title, fontsize=12.5)
 
-    png_path, pdf_path = _output_paths(out_path)
-    png_path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(png_path, dpi=150)
-    fig.savefig(pdf_path, metadata={"CreationDate": None})
-    fig.clear()
-    return [png_path, pdf_path]
+    return save_figure(fig, out_path)
 
 
 def plot_mean_ood_curve(
@@ -334,9 +339,4 @@ def plot_mean_ood_curve(
     ax.legend(loc="best", fontsize=9, frameon=False)
     if title:
         ax.set_title(title, fontsize=11)
-    png_path, pdf_path = _output_paths(out_path)
-    png_path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(png_path, dpi=150)
-    fig.savefig(pdf_path, metadata={"CreationDate": None})
-    fig.clear()
-    return [png_path, pdf_path]
+    return save_figure(fig, out_path)

@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from tunnellab.analysis.curves import _output_paths
+from tunnellab.analysis.curves import save_figure as save_figure_at
 from tunnellab.analysis.shap_slopes import SHAP_LABELS, ShapFit
 from tunnellab.analysis.stats import Comparison, level_series, matched_scope, mean_ci
 from tunnellab.analysis.table import (
@@ -46,12 +46,7 @@ def _figure(width: float, height: float) -> Figure:
 
 def save_figure(fig: Figure, out_path: str | Path) -> list[Path]:
     """Write ``fig`` as PNG (dpi 200) and PDF next to each other; returns both paths."""
-    png, pdf = _output_paths(out_path)
-    png.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(png, dpi=200)
-    fig.savefig(pdf, metadata={"CreationDate": None})
-    fig.clear()
-    return [png, pdf]
+    return save_figure_at(fig, out_path, dpi=200)
 
 
 def _style(ax: Axes, grid_axis: str = "both") -> None:
