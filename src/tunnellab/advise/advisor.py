@@ -26,8 +26,8 @@ from tunnellab.data.folders import readable_image_files
 from tunnellab.errors import ConfigError
 from tunnellab.metrics.tunnel import ood_retained, tunnel_start
 from tunnellab.pipeline import instantiate_dataset, probe_target, stage_for, tracked
-from tunnellab.probe.heads import ProbeCurves, train_linear_probes
-from tunnellab.probe.stage import ProbeStage, holdout_indices
+from tunnellab.probe.heads import ProbeCurves
+from tunnellab.probe.stage import ProbeStage
 from tunnellab.tracking.results import semantic
 
 
@@ -52,18 +52,7 @@ def _curves(stage: ProbeStage, data: DatasetSplits, test: ImageArrays, key: obje
     train = stage.features(data, "train", key)
     test_split = DatasetSplits(name=data.name, train=data.train, test=test)
     test_features = stage.features(test_split, "test", key)
-    return train_linear_probes(
-        train,
-        train.labels,
-        test_features,
-        test_features.labels,
-        n_classes=data.n_classes,
-        recipe=stage.recipe,
-        holdout_index=holdout_indices(train.labels, stage.holdout_fraction, stage.seed),
-        seed=stage.seed,
-        device=stage.device,
-        desc=f"probe {data.name}",
-    )
+    return stage.train_heads(train, test_features, data.n_classes, desc=f"probe {data.name}")
 
 
 def _probe_at(cfg: DictConfig, run_dir: Path) -> tuple[nn.Module, ProbeStage, DatasetSplits]:

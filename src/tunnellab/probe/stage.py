@@ -144,28 +144,38 @@ class ProbeStage:
         self.seconds[part] += wall - started[0]
         self.cpu_seconds[part] += cpu - started[1]
 
-    def probe(
-        self, splits: DatasetSplits, role: str, dataset_key: object
-    ) -> tuple[DatasetProbe, SplitFeatures]:
-        """Train and evaluate all heads on one dataset; also returns the test features."""
-        train = self.features(splits, "train", dataset_key)
-        test = self.features(splits, "test", dataset_key)
-        holdout = holdout_indices(train.labels, self.holdout_fraction, self.seed)
+    def train_heads(
+        self, train: SplitFeatures, test: SplitFeatures, n_classes: int, desc: str = "probes"
+    ) -> ProbeCurves:
+        """All heads trained on ``train`` (minus its held-out part), scored on ``test`` per epoch.
+
+        Training never sees ``test``: the same ``train`` with another ``test`` gives the same heads.
+        """
         started = _clocks()
         curves = train_linear_probes(
             train,
             train.labels,
             test,
             test.labels,
-            n_classes=splits.n_classes,
+            n_classes=n_classes,
             recipe=self.recipe,
-            holdout_index=holdout,
+            holdout_index=holdout_indices(train.labels, self.holdout_fraction, self.seed),
             seed=self.seed,
             device=self.device,
-            desc=f"probe {splits.name}",
+            desc=desc,
             window_bytes=max(MIN_PAGE_WINDOW, self.ram_budget_bytes // 4),
         )
         self._account("heads", started)
+        return curves
+
+    def probe(
+        self, splits: DatasetSplits, role: str, dataset_key: object
+    ) -> tuple[DatasetProbe, SplitFeatures]:
+        """Train and evaluate all heads on one dataset; also returns the test features."""
+        train = self.features(splits, "train", dataset_key)
+        test = self.features(splits, "test", dataset_key)
+        curves = self.train_heads(train, test, splits.n_classes, desc=f"probe {splits.name}")
+        holdout = holdout_indices(train.labels, self.holdout_fraction, self.seed)
         probe = DatasetProbe(
             name=splits.name,
             role=role,
