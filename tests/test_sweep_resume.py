@@ -78,3 +78,12 @@ def test_killed_sweep_relaunches_to_the_same_results(tmp_path):
     stamps = {p: p.stat().st_mtime_ns for p in watched}
     _finish(_launch(sweep))
     assert {p: p.stat().st_mtime_ns for p in watched} == stamps
+
+    # The study summary (Hydra's multirun-end callback) covers every job, from one W&B run.
+    study = pd.read_csv(sweep / "study_runs.csv")
+    assert study["job"].astype(str).tolist() == ["0", "1", "2", "3"]
+    for job, row in zip(got, study.itertuples(), strict=True):
+        metrics = pd.read_csv(sweep / job / "tunnel_metrics.csv")
+        assert row.retained_mean == pytest.approx(metrics["retained"].mean())
+    summary_runs = {p.name.split("-", 3)[-1] for p in (sweep / "wandb").glob("offline-run-*")}
+    assert len(summary_runs) == 1

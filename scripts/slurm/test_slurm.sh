@@ -179,6 +179,8 @@ for num in range(n_jobs):
         file=sys.stderr,
     )
 assert len(arrays) == 1, f"jobs ran in several arrays: {arrays}"
+study = list(csv.DictReader((sweep / "study_runs.csv").open()))  # the multirun-end summary
+assert [r["seed"] for r in study] == [str(n) for n in range(n_jobs)], study
 print(arrays.pop())
 EOF
 ) || fail "sweep A results are incomplete (see above)"

@@ -175,7 +175,7 @@ def plot_retained_by_model(table: pd.DataFrame, out_path: str | Path) -> list[Pa
     shades = colormaps["viridis"](np.linspace(0.15, 0.85, max(len(resolutions), 2)))
     colour = {r: shades[i] for i, r in enumerate(resolutions)}
     widths = [sum(len(s) + 1 for _, s in slots) for *_, slots in panels]
-    fig = _figure(min(18.0, 1.5 + 0.27 * sum(widths)), 4.8)
+    fig = _figure(min(18.0, max(6.5, 1.5 + 0.27 * sum(widths))), 4.8)
     axes = fig.subplots(1, len(panels), squeeze=False, sharey=True, width_ratios=widths)[0]
     for ax, (name, main, rows, slots) in zip(axes, panels, strict=True):
         cursor, centres, labels = 0.0, [], []

@@ -68,7 +68,18 @@ class WandbTracker(Tracker):
 
     kind = "wandb"
 
-    def __init__(self, cfg: DictConfig, run_dir: Path, run_id: str, job_type: str = "run") -> None:
+    def __init__(
+        self,
+        cfg: DictConfig,
+        run_dir: Path,
+        run_id: str,
+        job_type: str = "run",
+        name: str | None = None,
+        tags: list[str] | None = None,
+        config: dict[str, Any] | None = None,
+    ) -> None:
+        """A run of ``cfg``'s project and group; ``name``, ``tags`` and ``config`` default to
+        the job's readable name, its variable tags and the resolved config."""
         import wandb
 
         self._wandb = wandb
@@ -79,13 +90,13 @@ class WandbTracker(Tracker):
             entity=cfg.logger.entity,
             group=cfg.logger.group or cfg.name,
             job_type=job_type,
-            tags=[*cfg.logger.tags, *variable_tags(cfg)],
-            name=readable_name(cfg, run_id),
+            tags=tags if tags is not None else [*cfg.logger.tags, *variable_tags(cfg)],
+            name=name or readable_name(cfg, run_id),
             id=wandb_run_id(run_id, run_dir),
             resume="allow",  # a relaunched job continues its own W&B run, never a second one
             dir=str(run_dir),
             mode=mode,
-            config=OmegaConf.to_container(cfg, resolve=True),
+            config=config if config is not None else OmegaConf.to_container(cfg, resolve=True),
             reinit="finish_previous",
         )
         self.mode = mode
