@@ -47,3 +47,17 @@ def _no_shared_wandb_service(monkeypatch):
     """Console scripts started by a test must not join a W&B service this process started."""
     for key in [k for k in os.environ if k.startswith("WANDB_SERVICE")]:
         monkeypatch.delenv(key)
+
+
+def offline_run_ids(wandb_dir) -> set[str]:
+    """The W&B run ids under ``<dir>/wandb`` (a resumed run may get a second dir, same id)."""
+    from pathlib import Path
+
+    files = Path(wandb_dir).glob("offline-run-*/run-*.wandb")
+    return {f.stem.removeprefix("run-") for f in files}
+
+
+@pytest.fixture
+def wandb_run_ids():
+    """``wandb_run_ids(wandb_dir)`` → the set of offline run ids written there."""
+    return offline_run_ids

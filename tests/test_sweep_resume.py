@@ -46,7 +46,7 @@ def _results(sweep_dir: Path) -> dict[str, pd.DataFrame]:
     }
 
 
-def test_killed_sweep_relaunches_to_the_same_results(tmp_path):
+def test_killed_sweep_relaunches_to_the_same_results(tmp_path, wandb_run_ids):
     reference = tmp_path / "reference"
     _finish(_launch(reference))
 
@@ -70,7 +70,7 @@ def test_killed_sweep_relaunches_to_the_same_results(tmp_path):
     assert (sweep / "0" / "done.json").stat().st_mtime_ns == job0_done  # not rerun
     # One W&B run per job: the relaunched job continued the run it had started.
     for job in got:
-        ids = {p.name.rsplit("-", 1)[-1] for p in (sweep / job / "wandb").glob("offline-run-*")}
+        ids = wandb_run_ids(sweep / job / "wandb")
         assert len(ids) == 1, (job, ids)
 
     # Relaunching the finished sweep trains nothing: no checkpoint or result file is rewritten.
@@ -85,5 +85,4 @@ def test_killed_sweep_relaunches_to_the_same_results(tmp_path):
     for job, row in zip(got, study.itertuples(), strict=True):
         metrics = pd.read_csv(sweep / job / "tunnel_metrics.csv")
         assert row.retained_mean == pytest.approx(metrics["retained"].mean())
-    summary_runs = {p.name.split("-", 3)[-1] for p in (sweep / "wandb").glob("offline-run-*")}
-    assert len(summary_runs) == 1
+    assert len(wandb_run_ids(sweep / "wandb")) == 1

@@ -126,14 +126,14 @@ def test_a_sweep_without_results_writes_nothing(tmp_path):
     assert not (tmp_path / STUDY_RUNS).exists()
 
 
-def test_one_wandb_summary_run_per_sweep_even_when_relaunched(sweep, compose):
+def test_one_wandb_summary_run_per_sweep_even_when_relaunched(sweep, compose, wandb_run_ids):
     cfg = compose("logger=wandb", "logger.mode=offline", "name=lab/resolution")
     for _ in range(2):
         summary = summarise_study(cfg, sweep)
         assert summary.wandb_offline and summary.wandb_dir is not None
         assert summary.wandb_dir.parent == sweep / "wandb"
     run_dirs = sorted((sweep / "wandb").glob("offline-run-*"))
-    assert len({p.name.split("-", 3)[-1] for p in run_dirs}) == 1  # one id, resumed
+    assert len(wandb_run_ids(sweep / "wandb")) == 1  # one id, resumed
     media = run_dirs[-1] / "files" / "media"
     assert list((media / "images" / "figures").glob("study_retained_*.png"))
     tables = sorted((media / "table" / "study").glob("runs_*.json"))
