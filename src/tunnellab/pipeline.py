@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+import torch
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
@@ -254,8 +255,15 @@ def tracked(cfg: DictConfig, run_dir: Path, job_type: str) -> Iterator[Tracker]:
         tracker.finish(exit_code)
 
 
+def pin_cpu_threads(cfg: DictConfig) -> None:
+    """``threads=N``: PyTorch's CPU intra-op threads for this job (CPU numbers depend on them)."""
+    if cfg.get("threads"):
+        torch.set_num_threads(int(cfg.threads))
+
+
 def _prepare(cfg: DictConfig, run_dir: Path) -> Path:
     validate_config(cfg)
+    pin_cpu_threads(cfg)
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     OmegaConf.save(cfg, run_dir / "config.yaml", resolve=True)
@@ -334,5 +342,6 @@ def _mark_done(run_dir: Path, cfg: DictConfig, result: RunResult) -> None:
         "backbone_id_accuracy": result.backbone_id_accuracy,
         "files": {k: str(v) for k, v in result.files.items()},
         "seconds": result.seconds,
+        "torch_threads": torch.get_num_threads(),
     }
     atomic_write_text(run_dir / DONE, json.dumps(info, indent=2))

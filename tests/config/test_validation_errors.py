@@ -18,6 +18,7 @@ from tunnellab.errors import ConfigError
         ("probe.accuracy=median", ["probe.accuracy=median", "selected", "best", "last"]),
         ("trainer.accelerator=tpu9", ["trainer.accelerator=tpu9", "cpu", "gpu"]),
         ("logger.mode=sometimes", ["logger.mode=sometimes", "offline", "online"]),
+        ("threads=0", ["threads=0", "null (PyTorch's default) or a number >= 1"]),
     ],
 )
 def test_bad_values_name_key_value_and_allowed(compose, override, fragments):

@@ -12,20 +12,14 @@ from typing import Any
 
 from omegaconf import MISSING
 
-from tunnellab.config.rules import Rule, at_least, choices, in_range
+from tunnellab.config.rules import at_least, choices, in_range, optional_at_least
 from tunnellab.config.schema import AUGMENTATIONS
 
 VAL_SPLITS = ("test", "holdout")
 AIRCRAFT_LEVELS = ("variant", "family", "manufacturer")
 FLOWERS_TEST_SPLITS = ("val", "test")
 RESOLUTION = in_range(16, 512)
-
-
-def optional_at_least(low: int) -> dict[str, Rule]:
-    """``null`` (all) or a number ``>= low``."""
-    return Rule(
-        check=lambda v: v is None or v >= low, allowed=lambda: f"null (all) or a number >= {low}"
-    ).as_metadata()
+ALL_OR_AT_LEAST_1 = optional_at_least(1, meaning="all")
 
 
 def _torchvision_names() -> list[str]:
@@ -50,10 +44,10 @@ class IdDataConfig(ImageSetConfig):
 
     name: str = MISSING
     classes: int = field(default=10, metadata=at_least(2))
-    samples_per_class: int | None = field(default=None, metadata=optional_at_least(1))
+    samples_per_class: int | None = field(default=None, metadata=ALL_OR_AT_LEAST_1)
     val_split: str = field(default="test", metadata=choices(*VAL_SPLITS))
     val_per_class: int = field(default=50, metadata=at_least(1))
-    test_per_class: int | None = field(default=None, metadata=optional_at_least(1))
+    test_per_class: int | None = field(default=None, metadata=ALL_OR_AT_LEAST_1)
     seed: int = field(default=0, metadata=at_least(0))
     augmentation: str = field(default="${aug.name}", metadata=choices(*AUGMENTATIONS))
 

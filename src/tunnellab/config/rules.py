@@ -48,6 +48,14 @@ def at_least(low: float) -> dict[str, Rule]:
     return rule.as_metadata()
 
 
+def optional_at_least(low: int, meaning: str = "") -> dict[str, Rule]:
+    """``null`` (what ``meaning`` says it stands for) or a number ``>= low``."""
+    null = f"null ({meaning})" if meaning else "null"
+    return Rule(
+        check=lambda v: v is None or v >= low, allowed=lambda: f"{null} or a number >= {low}"
+    ).as_metadata()
+
+
 def positive() -> dict[str, Rule]:
     """The value must be ``> 0``."""
     rule = Rule(check=lambda v: v is not None and v > 0, allowed=lambda: "a number > 0")

@@ -21,6 +21,7 @@ from tunnellab.config.rules import (
     in_range,
     known_name,
     no_width_multiplier,
+    optional_at_least,
     positive,
     weights_source,
 )
@@ -225,6 +226,9 @@ class RunConfig:
     name: str = "run"
     skip_if_done: bool = True
     checkpoint: str | None = None  # tunnellab-probe: weights to probe (default <run dir>/best)
+    threads: int | None = field(
+        default=None, metadata=optional_at_least(1, meaning="PyTorch's default")
+    )  # CPU intra-op threads
     advise: AdviseConfig = field(default_factory=AdviseConfig)
 
 
