@@ -18,6 +18,8 @@ LAB_STUDIES = {
 }
 PAPER_STUDIES = {
     "paper/main_grid": 24,
+    "paper/architecture": 24,
+    "paper/stem": 24,
     "paper/resolution": 12,
     "paper/augmentation": 24,
     "paper/spatial_reduction": 8,
@@ -46,6 +48,16 @@ def test_paper_study_expands_to_its_jobs(experiment, jobs):
     if not (config_dir() / "data" / "imagenet100.yaml").is_file():
         pytest.skip("real-dataset configs not present")
     assert _n_jobs(experiment) == jobs
+
+
+@pytest.mark.parametrize("alias", ["paper/architecture", "paper/stem"])
+def test_main_grid_aliases_share_its_runs(alias):
+    if not (config_dir() / "data" / "imagenet100.yaml").is_file():
+        pytest.skip("real-dataset configs not present")
+    grid = compose_config(["experiment=paper/main_grid"], return_hydra_config=True)
+    cfg = compose_config([f"experiment={alias}"], return_hydra_config=True)
+    assert cfg.name == grid.name == "paper/main_grid"  # same run dirs, W&B group and run ids
+    assert cfg.hydra.sweeper.params == grid.hydra.sweeper.params
 
 
 def test_every_study_has_a_readme():
