@@ -14,6 +14,7 @@ LAB_STUDIES = {
     "lab/class_count": 6,
     "lab/augmentation": 6,
     "lab/resolution": 6,
+    "lab/samples_per_class": 9,
     "lab/smoke_sweep": 4,
 }
 PAPER_STUDIES = {

@@ -32,7 +32,12 @@ def _write_job(sweep: Path, job: str, resolution: int, seed: int, retained) -> N
     """A job dir as a multirun leaves it: Hydra's overrides record and tunnel_metrics.csv."""
     run_dir = sweep / job
     (run_dir / ".hydra").mkdir(parents=True)
-    overrides = [f"data.resolution={resolution}", f"seed={seed}", "experiment=lab/resolution"]
+    overrides = [
+        f"data.resolution={resolution}",
+        f"seed={seed}",
+        "experiment=lab/resolution",
+        "optim.epochs='${floordiv:20000,${data.samples_per_class}}'",  # kept as typed
+    ]
     OmegaConf.save(OmegaConf.create(overrides), run_dir / ".hydra" / "overrides.yaml")
     rows = [
         {

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from omegaconf import DictConfig, OmegaConf
+import yaml
+from omegaconf import DictConfig
 
 from tunnellab.analysis.sources import load_sweep
 from tunnellab.analysis.study_figure import plot_study_retained
@@ -54,7 +55,9 @@ class StudySummary:
 def job_overrides(run_dir: Path) -> list[str]:
     """The job's command-line overrides (``data.resolution=64``, ``seed=1``) from Hydra."""
     record = run_dir / ".hydra" / "overrides.yaml"
-    return [str(o) for o in OmegaConf.load(record)] if record.is_file() else []
+    if not record.is_file():
+        return []
+    return [str(o) for o in yaml.safe_load(record.read_text()) or []]  # raw: never resolved
 
 
 def distinct_overrides(per_job: list[list[str]]) -> list[str]:
@@ -198,11 +201,12 @@ def format_study_summary(summary: StudySummary) -> str:
             f"  upload       wandb sync {summary.sweep_dir}/wandb/offline-run-* "
             f"{summary.sweep_dir}/*/wandb/offline-run-*",
         ]
-    header = "".join(f"{v:>14}" for v in variables) + f"{'runs':>6}{'ID top-1':>10}"
+    widths = {v: max(14, len(v) + 2) for v in variables}
+    header = "".join(f"{v:>{widths[v]}}" for v in variables) + f"{'runs':>6}{'ID top-1':>10}"
     header += "".join(f"{d.removeprefix('retained/'):>15}" for d in datasets) + f"{'mean':>15}"
     lines += ["", "  % OOD retained at the last tap, mean ± std over seeds", "  " + header]
     for values in summary.levels.to_dict("records"):
-        cells = "".join(f"{_cell(values[v]):>14}" for v in variables)
+        cells = "".join(f"{_cell(values[v]):>{widths[v]}}" for v in variables)
         cells += f"{values['runs']:>6}{values['id_accuracy']:>9.1f}%"
         for column in (*datasets, "retained_mean"):
             cells += f"{values[column]:>8.1f} ± {values[f'{column}_std']:4.1f}"
