@@ -9,7 +9,9 @@
 #  3. sweep B: two jobs, one cancelled with scancel mid-training; the sweep must fail (exit != 0,
 #     UncompletedJobError) within a bounded time instead of waiting forever, and sacct must say
 #     CANCELLED while the other job's results are complete;
-#  4. always (trap on EXIT): cancels what is left, waits for an empty queue, stops the daemons.
+#  4. sweep C: one trainer=ddp job on CPU as 2 SLURM tasks (one process per rank, started by srun,
+#     no re-launch of the command line); one result set, world size 2, rank 1 seen in its log;
+#  5. always (trap on EXIT): cancels what is left, waits for an empty queue, stops the daemons.
 #
 # Skips (prints "SKIPPED: <reason>", exit 0) only where the machine cannot run it: not root, or no
 # apt-get / no SLURM packages available. TUNNELLAB_SLURM_REQUIRED=1 turns a skip into a failure.
@@ -222,3 +224,28 @@ cancelled() { sacct_states "$barray" | grep -qx '1|CANCELLED.*'; }
 wait_until 60 "sacct: task 1 of array $barray CANCELLED" cancelled
 sacct_states "$barray" | grep -qx '0|COMPLETED' || fail "sacct: task 0 of $barray not COMPLETED"
 say "sweep B: array $barray, sacct says: $(sacct_states "$barray" | tr '\n' ' ')"
+
+# --- 4. sweep C: one DDP job, SLURM starts one task per rank ---------------------------------
+say "sweep C: trainer=ddp on CPU, 2 SLURM tasks (one per rank, no re-launch of the command line)"
+rc=0
+bounded 300 "$TMP/sweep_c.log" "$RUN" "${LAUNCH[@]}" seed=0 trainer=ddp trainer.accelerator=cpu \
+	trainer.devices=2 trainer.precision=32-true hydra.launcher.tasks_per_node=2 \
+	"hydra.sweep.dir=$OUT/c" || rc=$?
+((rc == 0)) || fail "sweep C exited with $rc (log: $TMP/sweep_c.log)"
+"$PY" - "$OUT/c/0" <<'EOF' || fail "sweep C: the DDP job's results are incomplete (see above)"
+"""One result set from a 2-rank job: done.json says world size 2, env.json is SLURM task 0's."""
+import json
+import sys
+from pathlib import Path
+
+job = Path(sys.argv[1])
+done = json.loads((job / "done.json").read_text())
+assert done["world_size"] == 2, done
+slurm = json.loads((job / "env.json").read_text())["slurm"]
+assert slurm["SLURM_NTASKS"] == "2" and slurm["SLURM_PROCID"] == "0", slurm
+print(f"  DDP job: SLURM job {slurm['SLURM_JOB_ID']}, {slurm['SLURM_NTASKS']} tasks, "
+      f"world size {done['world_size']}, results in {job}", file=sys.stderr)
+EOF
+grep -q "GLOBAL_RANK: 1, MEMBER: 2/2" "$OUT/c/.submitit"/*/*_1_log.err ||
+	fail "sweep C: no rank-1 process in the job's task logs"
+say "sweep C: one 2-rank DDP job completed with one result set"

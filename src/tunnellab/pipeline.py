@@ -266,15 +266,16 @@ def _prepare(cfg: DictConfig, run_dir: Path) -> Path:
     pin_cpu_threads(cfg)
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    OmegaConf.save(cfg, run_dir / "config.yaml", resolve=True)
-    _record_scheduler(run_dir)
+    if is_rank_zero():  # one writer per run dir, also under DDP
+        atomic_write_text(run_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
+        _record_scheduler(run_dir)
     return run_dir
 
 
 def _record_scheduler(run_dir: Path) -> None:
     """``env.json``: the SLURM variables of the job (job id, array task, node) when under SLURM."""
     slurm = {k: v for k, v in sorted(os.environ.items()) if k.startswith("SLURM_")}
-    if slurm and slurm.get("SLURM_PROCID", "0") == "0":
+    if slurm:
         atomic_write_text(run_dir / "env.json", json.dumps({"slurm": slurm}, indent=2))
 
 
@@ -343,5 +344,6 @@ def _mark_done(run_dir: Path, cfg: DictConfig, result: RunResult) -> None:
         "files": {k: str(v) for k, v in result.files.items()},
         "seconds": result.seconds,
         "torch_threads": torch.get_num_threads(),
+        "world_size": result.pretrain.world_size if result.pretrain else 1,
     }
     atomic_write_text(run_dir / DONE, json.dumps(info, indent=2))

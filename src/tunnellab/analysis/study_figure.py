@@ -39,7 +39,7 @@ def plot_study_retained(
     groups = list(runs.groupby(keys, sort=True, dropna=False)) if keys else [((), runs)]
     colours = colormaps["viridis"](np.linspace(0.15, 0.8, max(len(groups), 2)))
     width = 0.8 / len(groups)
-    fig = _figure(max(6.5, 1.6 + 1.1 * len(columns) * max(1.0, len(groups) / 2)), 4.4)
+    fig = _figure(max(6.5, 1.6 + 1.1 * len(columns) * max(1.0, len(groups) / 2)), 4.8)
     ax = fig.subplots()
     rng = np.random.default_rng(0)  # dot jitter only
     for g, (level, rows) in enumerate(groups):
@@ -71,7 +71,9 @@ def plot_study_retained(
     ax.set_xticks(np.arange(len(columns)), names)
     ax.set_ylabel("% OOD performance retained (last tap)")
     ax.set_ylim(0, 105)
-    ax.legend(loc="upper left", fontsize=8.5, framealpha=0.9)
+    longest = max(len(text) for text in ax.get_legend_handles_labels()[1])
+    ncol = max(1, min(len(groups), 3, 84 // longest))  # as many as fit across the figure
+    fig.legend(loc="outside lower center", ncol=ncol, fontsize=9, frameon=False)
     _style(ax, "y")
     fig.suptitle(title or "% OOD retained per level (bars: mean ± 1 s.d.; dots: runs)", fontsize=11)
     return save_figure(fig, out_path)

@@ -14,7 +14,9 @@ from tunnellab.data.transforms import normalize, random_resized_crop_flip
 class EpochShuffleSampler(Sampler[int]):
     """A random order that depends only on ``(seed, epoch)``, so a resumed run sees the same data.
 
-    Lightning calls :meth:`set_epoch` at the start of every training epoch.
+    Lightning calls :meth:`set_epoch` at the start of every training epoch. Under DDP each of the
+    ``world`` processes takes every ``world``-th index of the same order (the tail that does not
+    split evenly is dropped), so the ranks see disjoint shards that change every epoch.
     """
 
     def __init__(self, n: int, seed: int) -> None:
@@ -26,11 +28,20 @@ class EpochShuffleSampler(Sampler[int]):
         self.epoch = epoch
 
     def __len__(self) -> int:
-        return self.n
+        return self.n // process_group()[1]
 
     def __iter__(self):
+        rank, world = process_group()
         gen = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
-        return iter(torch.randperm(self.n, generator=gen).tolist())
+        order = torch.randperm(self.n, generator=gen)
+        return iter(order[: len(self) * world][rank::world].tolist())
+
+
+def process_group() -> tuple[int, int]:
+    """``(rank, world size)`` of the running DDP job; ``(0, 1)`` outside one."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_rank(), torch.distributed.get_world_size()
+    return 0, 1
 
 
 class ArraysDataModule(pl.LightningDataModule):
@@ -109,6 +120,7 @@ class ArraysDataModule(pl.LightningDataModule):
         epoch, step = self._aug_step
         step = step + 1 if epoch == self.sampler.epoch else 0
         self._aug_step = (self.sampler.epoch, step)
+        rank, _ = process_group()  # each DDP rank draws its own crops; rank 0 = one process
         return self._aug_generator.manual_seed(
-            (self.sampler.seed * 1_000_003 + self.sampler.epoch) * 100_003 + step
+            (self.sampler.seed * 1_000_003 + self.sampler.epoch) * 100_003 + step + (rank << 48)
         )

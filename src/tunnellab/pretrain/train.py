@@ -40,6 +40,7 @@ class PretrainOutcome:
     epochs_run: int
     resumed: bool = False
     skipped: bool = False
+    world_size: int = 1  # DDP processes that trained it
 
 
 def build_backbone(cfg: DictConfig) -> nn.Module:
@@ -114,7 +115,11 @@ def pretrain(
     if done.is_file() and (ckpt_dir / BEST).is_file():
         info = json.loads(done.read_text())
         return PretrainOutcome(
-            ckpt_dir / BEST, info["best_val_acc"], info["epochs_run"], skipped=True
+            ckpt_dir / BEST,
+            info["best_val_acc"],
+            info["epochs_run"],
+            skipped=True,
+            world_size=info.get("world_size", 1),
         )
 
     quiet_lightning()
@@ -151,6 +156,7 @@ def pretrain(
         default_root_dir=str(run_dir),
         logger=loggers or False,
         callbacks=callbacks,
+        use_distributed_sampler=False,  # EpochShuffleSampler shards itself under DDP
     )
     resume = ckpt_dir / LAST
     resumed = resume.is_file()
@@ -159,9 +165,13 @@ def pretrain(
         float(checkpoint.best_model_score) if checkpoint.best_model_score is not None else 0.0
     )
     outcome = PretrainOutcome(
-        Path(checkpoint.best_model_path), best_val, trainer.current_epoch, resumed=resumed
+        Path(checkpoint.best_model_path),
+        best_val,
+        trainer.current_epoch,
+        resumed=resumed,
+        world_size=trainer.world_size,
     )
-    atomic_write_text(
-        done, json.dumps({"best_val_acc": best_val, "epochs_run": outcome.epochs_run})
-    )
+    if trainer.is_global_zero:
+        info = {"best_val_acc": best_val, "epochs_run": outcome.epochs_run}
+        atomic_write_text(done, json.dumps({**info, "world_size": outcome.world_size}))
     return outcome
