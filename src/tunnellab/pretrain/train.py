@@ -104,6 +104,9 @@ def quiet_lightning() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", message=r".*LeafSpec.*")
     warnings.filterwarnings("ignore", message=r".*litlogger.*")
+    # Where SLURM is installed but a job runs outside it (a login node, make test-slurm's machine);
+    # hydra/launcher=slurm starts its tasks through srun already.
+    warnings.filterwarnings("ignore", message=r".*The `srun` command is available.*")
 
 
 def pretrain(
