@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 import torch
@@ -51,8 +52,6 @@ def _no_shared_wandb_service(monkeypatch):
 
 def offline_run_ids(wandb_dir) -> set[str]:
     """The W&B run ids under ``<dir>/wandb`` (a resumed run may get a second dir, same id)."""
-    from pathlib import Path
-
     files = Path(wandb_dir).glob("offline-run-*/run-*.wandb")
     return {f.stem.removeprefix("run-") for f in files}
 

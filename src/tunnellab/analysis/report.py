@@ -7,12 +7,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
 import pandas as pd
 
 from tunnellab.analysis.shap_slopes import SHAP_LABELS, SHAP_VARIABLES
 from tunnellab.analysis.stats import CLIFF_MAGNITUDES, COMPARISONS
-from tunnellab.analysis.table import METRIC_LABELS, natural_key
+from tunnellab.analysis.table import METRIC_LABELS, level_text, natural_key
 from tunnellab.metrics.tunnel import STRENGTH_BINS
 
 if TYPE_CHECKING:
@@ -34,13 +33,6 @@ PAPER_DIRECTIONS: dict[str, int] = {
 METRIC_FORMATS: dict[str, str] = {"retained": ".1f", "pearson": ".3f", "alignment": ".3f"}
 #: |L1-normalised slope| below this reads as "about zero".
 NEAR_ZERO = 0.02
-
-
-def level_text(level: object) -> str:
-    """A variable level as text: numbers without trailing zeros (158.5, 32, 0.25)."""
-    if isinstance(level, (int, float, np.integer, np.floating)) and not isinstance(level, bool):
-        return format(float(level), "g")
-    return str(level)
 
 
 def _cell(value: object, floatfmt: str) -> str:

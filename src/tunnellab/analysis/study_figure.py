@@ -10,6 +10,7 @@ import pandas as pd
 from matplotlib import colormaps
 
 from tunnellab.analysis.figures import _figure, _style, save_figure
+from tunnellab.analysis.table import level_text
 
 RETAINED_PREFIX = "retained/"
 
@@ -18,11 +19,7 @@ def level_label(values: Sequence[object], variables: Sequence[str]) -> str:
     """``resolution=64`` / ``model=vggm17, augmentation=rrc_flip`` (``all`` when none vary)."""
     if not variables:
         return "all runs"
-    return ", ".join(f"{v}={_plain(x)}" for v, x in zip(variables, values, strict=True))
-
-
-def _plain(value: object) -> str:
-    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+    return ", ".join(f"{v}={level_text(x)}" for v, x in zip(variables, values, strict=True))
 
 
 def plot_study_retained(

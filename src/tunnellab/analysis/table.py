@@ -191,6 +191,13 @@ def natural_key(value: object) -> tuple:
     return tuple(chunks)
 
 
+def level_text(level: object) -> str:
+    """A variable level as text: numbers without trailing zeros (158.5, 32, 0.25)."""
+    if isinstance(level, (int, float, np.integer, np.floating)) and not isinstance(level, bool):
+        return format(float(level), "g")
+    return str(level)
+
+
 def sorted_levels(values: Iterable[object]) -> list[object]:
     """Distinct non-missing values in natural order."""
     distinct = {v for v in values if not (isinstance(v, float) and math.isnan(v))}

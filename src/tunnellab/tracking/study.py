@@ -16,9 +16,9 @@ import pandas as pd
 import yaml
 from omegaconf import DictConfig
 
-from tunnellab.analysis.sources import load_sweep
+from tunnellab.analysis.sources import find_run_dirs, load_sweep
 from tunnellab.analysis.study_figure import plot_study_retained
-from tunnellab.analysis.table import sorted_levels
+from tunnellab.analysis.table import level_text, natural_key, sorted_levels
 from tunnellab.atomic import atomic_write_text
 from tunnellab.metrics.tunnel import tunnel_strength
 from tunnellab.tracking.tracker import WandbTracker
@@ -90,12 +90,8 @@ def study_runs(sweep_dir: str | Path) -> pd.DataFrame:
         records.append(record)
     runs = pd.DataFrame(records)
     runs["overrides"] = distinct_overrides(overrides)
-    order = sorted(range(len(runs)), key=lambda i: _job_key(runs["job"].iloc[i]))
+    order = sorted(range(len(runs)), key=lambda i: natural_key(runs["job"].iloc[i]))
     return runs.iloc[order].reset_index(drop=True)
-
-
-def _job_key(job: str) -> tuple:
-    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in job.split("/"))
 
 
 def swept_variables(runs: pd.DataFrame) -> list[str]:
@@ -129,7 +125,7 @@ def study_levels(runs: pd.DataFrame, variables: list[str]) -> pd.DataFrame:
 def write_study_summary(name: str, sweep_dir: str | Path) -> StudySummary | None:
     """Summarise the finished runs of a sweep into its dir; None when it holds no results."""
     sweep_dir = Path(sweep_dir)
-    if not any(sweep_dir.rglob("tunnel_metrics.csv")):
+    if not find_run_dirs(sweep_dir):
         return None
     runs = study_runs(sweep_dir)
     variables = swept_variables(runs)
@@ -206,15 +202,9 @@ def format_study_summary(summary: StudySummary) -> str:
     header += "".join(f"{d.removeprefix('retained/'):>15}" for d in datasets) + f"{'mean':>15}"
     lines += ["", "  % OOD retained at the last tap, mean ± std over seeds", "  " + header]
     for values in summary.levels.to_dict("records"):
-        cells = "".join(f"{_cell(values[v]):>{widths[v]}}" for v in variables)
+        cells = "".join(f"{level_text(values[v]):>{widths[v]}}" for v in variables)
         cells += f"{values['runs']:>6}{values['id_accuracy']:>9.1f}%"
         for column in (*datasets, "retained_mean"):
             cells += f"{values[column]:>8.1f} ± {values[f'{column}_std']:4.1f}"
         lines.append("  " + cells)
     return "\n".join(lines)
-
-
-def _cell(value: object) -> str:
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
