@@ -13,6 +13,7 @@ import pytest
 from analysis_helpers import TAPS, study_rows
 from hydra import compose, initialize_config_dir
 
+from tunnellab.analysis.report import format_summary
 from tunnellab.analysis.sources import load_source
 from tunnellab.analysis.study import AnalysisOptions, analyze
 from tunnellab.cli.analyze import analyze_command, register_analyze_config
@@ -85,8 +86,19 @@ def test_paper_end_to_end(tmp_path):
     report = (out / "report.md").read_text()
     assert "df = n (as the paper's printed tables)" in report and "Pairing rule" in report
     assert "](figures/shap_slopes.png)" in report
-    for fragment in ("tunnel strength", "SHAP slopes (L1) retained", str(out / "report.md")):
+    for fragment in ("tunnel strength", str(out / "report.md")):
         assert fragment in done.stdout
+    # Raw slopes lead (the published figure's numbers); L1-normalised ones only when asked.
+    assert "raw retained (R² 0.62): id_classes +0.41," in done.stdout
+    assert "L1-normalised" not in done.stdout
+    assert not (out / "figures" / "shap_slopes_l1.png").exists()
+    # Every output names the paper element it reproduces.
+    mapping = report.split("## What each output reproduces", 1)[1]
+    rows = [line for line in mapping.splitlines() if line.startswith("| `")]
+    written = [*TABLES[:-1], *(f"figures/{p.name}" for p in (out / "figures").glob("*.png"))]
+    assert sorted(r.split("`")[1] for r in rows) == sorted(written)
+    assert not [r for r in rows if r.endswith("| — |")]
+    assert "Tables 5–7" in mapping and "SHAP-slope figure" in mapping
 
 
 def test_bad_source_is_one_paragraph(tmp_path):
@@ -130,6 +142,20 @@ def test_sweep_directory_source(sweep_dir, tmp_path):
 
     again = load_source(str(tmp_path / "out" / "runs.csv"))  # re-render offline from the table
     assert len(again.table) == len(table) and again.taps is not None
+
+
+def test_normalise_adds_l1_slopes_beside_the_raw_ones(sweep_dir, tmp_path):
+    options = AnalysisOptions(normalise=True, curves=False, max_curves=0)
+    result = analyze(load_source(str(sweep_dir)), tmp_path / "out", options)
+    stems = {p.stem for p in result.figures}
+    assert {"shap_slopes", "shap_slopes_l1"} <= stems
+    summary = format_summary(result)
+    raw = summary.index("  raw retained")
+    assert raw < summary.index("  L1-normalised retained")
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert (
+        "`figures/shap_slopes_l1.png` | the paper's SHAP-slope figure with the slopes L1" in report
+    )
 
 
 class FakeFile:

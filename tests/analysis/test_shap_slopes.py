@@ -1,4 +1,5 @@
-"""SHAP slopes: the slope by hand, the design matrix, a known effect, the paper's signs."""
+"""SHAP slopes: the slope by hand, the design matrix, a known effect, the paper's signs and
+published values, and the raw-first figure and summary."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tunnellab.analysis.figures import shap_slopes_figure
+from tunnellab.analysis.report import shap_summary_lines
 from tunnellab.analysis.shap_slopes import (
     SHAP_VARIABLES,
     design_matrix,
@@ -90,3 +93,57 @@ def test_slopes_frame_columns(paper_slopes):
     slopes, _ = paper_slopes
     assert list(slopes.columns) == ["metric", "variable", "slope", "slope_l1", "r2"]
     assert isinstance(slopes, pd.DataFrame)
+
+
+# -- what a reader comparing with the paper sees: raw slopes first ------------------------------
+
+#: The published SHAP slopes the released CSV must give (raw: the released script's quantity).
+PUBLISHED = {("retained", "id_classes"): 0.41, ("pearson", "id_classes"): 0.45}
+PUBLISHED_ALIGNMENT = ("alignment", "resolution", 0.16)
+
+
+def _bar_labels(fig, panel: int) -> dict[str, str]:
+    """Tick label → value text of one panel of the SHAP-slope figure (panels share the y axis)."""
+    names = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    values = sorted(fig.axes[panel].texts, key=lambda t: t.get_position()[1])
+    return dict(zip(names, (t.get_text() for t in values), strict=True))
+
+
+def test_paper_slopes_match_the_published_figure(paper_slopes):
+    slopes, _ = paper_slopes
+    raw = slopes.set_index(["metric", "variable"])["slope"]
+    for key, value in PUBLISHED.items():
+        assert round(raw[key], 2) == value, key
+    metric, variable, value = PUBLISHED_ALIGNMENT
+    assert round(raw[(metric, variable)], 2) == value
+    # The L1-normalised numbers differ: a reader comparing with the figure would be misled.
+    l1 = slopes.set_index(["metric", "variable"])["slope_l1"]
+    assert round(l1[("retained", "id_classes")], 2) == 0.43
+    assert round(l1[("alignment", "resolution")], 2) == 0.32
+
+
+def test_summary_leads_with_raw_slopes(paper_slopes):
+    slopes, _ = paper_slopes
+    lines = shap_summary_lines(slopes)
+    assert [line.split()[1] for line in lines] == ["retained", "pearson", "alignment"]
+    assert lines[0].split(": ", 1)[1].startswith("id_classes +0.41,")
+    assert lines[1].split(": ", 1)[1].startswith("id_classes +0.45,")
+    assert lines[2].split(": ", 1)[1].startswith("resolution +0.16,")
+    assert all(line.lstrip().startswith("raw ") for line in lines)
+    l1 = shap_summary_lines(slopes, "slope_l1")
+    assert l1[0].lstrip().startswith("L1-normalised retained")
+    assert l1[0].split(": ", 1)[1].startswith("id_classes +0.43,")
+
+
+def test_figure_shows_raw_slopes_unless_asked(paper_slopes):
+    slopes, _ = paper_slopes
+    fig = shap_slopes_figure(slopes)
+    assert _bar_labels(fig, 0)["ID class count"] == "+0.41"
+    assert _bar_labels(fig, 1)["ID class count"] == "+0.45"
+    assert _bar_labels(fig, 2)["Resolution"] == "+0.16"
+    assert fig.axes[0].get_xlabel() == "SHAP slope (raw)"
+    assert "SHAP-slope figure" in fig.get_suptitle()
+    l1 = shap_slopes_figure(slopes, normalised=True)
+    assert _bar_labels(l1, 0)["ID class count"] == "+0.43"
+    assert "L1-normalised" in l1.axes[0].get_xlabel()
+    assert "L1-normalised" in l1.get_suptitle()

@@ -21,6 +21,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from tunnellab.analysis.curves import save_figure as save_figure_at
+from tunnellab.analysis.paper_refs import counterpart
 from tunnellab.analysis.shap_slopes import SHAP_LABELS, ShapFit
 from tunnellab.analysis.stats import Comparison, level_series, matched_scope, mean_ci
 from tunnellab.analysis.table import (
@@ -49,6 +50,12 @@ def save_figure(fig: Figure, out_path: str | Path) -> list[Path]:
     return save_figure_at(fig, out_path, dpi=200)
 
 
+def _title(fig: Figure, title: str, output: str, fontsize: float = 11.0) -> None:
+    """``title`` with a second line naming the paper element the figure reproduces."""
+    paper = counterpart(output)
+    fig.suptitle(title + (f"\nreproduces {paper}" if paper else ""), fontsize=fontsize)
+
+
 def _style(ax: Axes, grid_axis: str = "both") -> None:
     ax.grid(True, axis=grid_axis, color="#dddddd", linewidth=0.7)
     ax.set_axisbelow(True)
@@ -57,12 +64,13 @@ def _style(ax: Axes, grid_axis: str = "both") -> None:
     ax.tick_params(labelsize=9)
 
 
-def plot_shap_slopes(
-    slopes: pd.DataFrame, out_path: str | Path, normalised: bool = True
-) -> list[Path]:
+def shap_slopes_figure(slopes: pd.DataFrame, normalised: bool = False) -> Figure:
     """Horizontal bars of the SHAP slope of every variable, one panel per metric.
 
-    Variables keep one order in every panel (by the first metric's slope) so panels compare.
+    Raw slopes by default (the released script's quantity, the one the published figure shows);
+    ``normalised`` draws them divided by the sum of their absolute values per metric instead,
+    and says so on the axis. Variables keep one order in every panel (by the first metric's
+    slope) so panels compare.
     """
     column = "slope_l1" if normalised else "slope"
     metrics = list(dict.fromkeys(slopes["metric"]))
@@ -91,10 +99,25 @@ def plot_shap_slopes(
         ax.set_yticks(y, [SHAP_LABELS.get(v, v) for v in order])
         r2 = float(rows["r2"].iloc[0])
         ax.set_title(f"{METRIC_LABELS.get(metric, metric)}\nin-sample R² = {r2:.2f}", fontsize=10)
-        ax.set_xlabel("SHAP slope" + (" (L1-normalised)" if normalised else ""), fontsize=10)
+        ax.set_xlabel(
+            "SHAP slope, L1-normalised over variables" if normalised else "SHAP slope (raw)",
+            fontsize=10,
+        )
         _style(ax, "x")
-    fig.suptitle("Effect of each variable: SHAP slope (> 0: higher level, larger metric)")
-    return save_figure(fig, out_path)
+    kind = "L1-normalised SHAP slope" if normalised else "SHAP slope"
+    _title(
+        fig,
+        f"Effect of each variable: {kind} (> 0: higher level, larger metric)",
+        "shap_slopes_l1" if normalised else "shap_slopes",
+    )
+    return fig
+
+
+def plot_shap_slopes(
+    slopes: pd.DataFrame, out_path: str | Path, normalised: bool = False
+) -> list[Path]:
+    """:func:`shap_slopes_figure` written as PNG + PDF."""
+    return save_figure(shap_slopes_figure(slopes, normalised), out_path)
 
 
 def _swarm_offsets(x: np.ndarray, width: float = 0.38, bins: int = 60) -> np.ndarray:
@@ -136,6 +159,7 @@ def plot_shap_beeswarm(fits: Mapping[str, ShapFit], out_path: str | Path) -> lis
     bar = fig.colorbar(ScalarMappable(Normalize(0, 1), cmap), ax=list(axes), shrink=0.8)
     bar.set_ticks([0, 1], labels=["low", "high"])
     bar.set_label("variable level")
+    _title(fig, "SHAP value of every row per variable", "shap_beeswarm")
     return save_figure(fig, out_path)
 
 
@@ -219,7 +243,7 @@ def plot_retained_by_model(table: pd.DataFrame, out_path: str | Path) -> list[Pa
         for r, a in settings
     ]
     fig.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 8), fontsize=9)
-    fig.suptitle("% OOD retained per backbone (box: its OOD datasets)")
+    _title(fig, "% OOD retained per backbone (box: its OOD datasets)", "retained_by_model")
     return save_figure(fig, out_path)
 
 
@@ -297,7 +321,11 @@ def plot_depth_overparam(
     ]
     right.legend(handles=handles, fontsize=8.5, frameon=False, ncol=2)
     _style(right)
-    fig.suptitle(f"Depth and over-parameterisation: {METRIC_LABELS.get(metric, metric)}")
+    _title(
+        fig,
+        f"Depth and over-parameterisation: {METRIC_LABELS.get(metric, metric)}",
+        "depth_overparam",
+    )
     return save_figure(fig, out_path)
 
 
@@ -343,8 +371,10 @@ def plot_levels(
         ax.set_title(METRIC_LABELS.get(metric, metric), fontsize=10)
         _style(ax, "y")
     counts = ", ".join(f"{lvl}: {int((levels == lvl).sum())}" for lvl in order)
-    fig.suptitle(
+    _title(
+        fig,
         (title or comparison.title) + f" (matched runs; rows per level {counts}; ◆ mean ± 95% CI)",
+        f"levels_{comparison.variable}",
         fontsize=10.5,
     )
     return save_figure(fig, out_path)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from tunnellab.analysis.paper_refs import counterpart
 from tunnellab.analysis.shap_slopes import SHAP_LABELS, SHAP_VARIABLES
 from tunnellab.analysis.stats import CLIFF_MAGNITUDES, COMPARISONS
 from tunnellab.analysis.table import METRIC_LABELS, level_text, natural_key
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
 REPORT = "report.md"
 TITLES = {c.variable: c.title for c in COMPARISONS}
 #: Direction of each variable's effect on % retained that the paper reports (+1: higher level,
-#: weaker tunnel). Stem and spatial reduction are as PAPER.md's summary of the findings states.
+#: weaker tunnel), as its summary of the findings states (docs/protocol.md#statistics).
 PAPER_DIRECTIONS: dict[str, int] = {
     "resolution": 1,
     "augmentation": 1,
@@ -31,7 +32,7 @@ PAPER_DIRECTIONS: dict[str, int] = {
 }
 #: How each metric's values are printed.
 METRIC_FORMATS: dict[str, str] = {"retained": ".1f", "pearson": ".3f", "alignment": ".3f"}
-#: |L1-normalised slope| below this reads as "about zero".
+#: A slope whose share of the L1 total (|slope_l1|) is below this reads as "about zero".
 NEAR_ZERO = 0.02
 
 
@@ -60,16 +61,18 @@ def format_p(p: float) -> str:
 
 
 def direction_check(slopes: pd.DataFrame, metric: str = "retained") -> pd.DataFrame:
-    """Per variable with a known paper direction: the slope found here and whether it agrees."""
+    """Per variable with a known paper direction: the raw slope found here and whether it agrees
+    (a slope under :data:`NEAR_ZERO` of the L1 total counts as no clear effect)."""
     rows = slopes[slopes["metric"] == metric].set_index("variable")
     records = []
     for variable, expected in PAPER_DIRECTIONS.items():
         if variable not in rows.index:
             continue
-        slope = float(rows.at[variable, "slope_l1"])
+        slope = float(rows.at[variable, "slope"])
+        share = float(rows.at[variable, "slope_l1"])
         if math.isnan(slope):
             verdict = "not varied here"
-        elif abs(slope) < NEAR_ZERO:
+        elif abs(share) < NEAR_ZERO:
             verdict = "≈ 0 (no clear effect)"
         else:
             verdict = "agrees" if (slope > 0) == (expected > 0) else "disagrees"
@@ -77,11 +80,11 @@ def direction_check(slopes: pd.DataFrame, metric: str = "retained") -> pd.DataFr
             {
                 "variable": SHAP_LABELS.get(variable, variable),
                 "paper": "less tunnel" if expected > 0 else "more tunnel",
-                "slope_l1": slope,
+                "slope": slope,
                 "here": verdict,
             }
         )
-    return pd.DataFrame(records, columns=["variable", "paper", "slope_l1", "here"])
+    return pd.DataFrame(records, columns=["variable", "paper", "slope", "here"])
 
 
 def _slope_table(slopes: pd.DataFrame, column: str) -> pd.DataFrame:
@@ -184,9 +187,15 @@ def _choices(result: AnalysisResult) -> list[str]:
         "with a value; inputs: the 8 variables (CNN vs ViT one-hot, summed back; the rest ordinal "
         "codes of their sorted distinct values; augmentation 0 = none, 1 = any); targets % "
         "retained / 100, ρ, A. Slope = least-squares slope of a variable's SHAP values against "
-        "code / largest code. `slope` is raw (the released script), `slope_l1` is divided by the "
-        "sum of |slopes| (the paper's text); the figure shows "
-        + ("L1-normalised slopes." if opts.normalise else "raw slopes."),
+        "code / largest code. `slope` is raw: the released script's quantity, and the numbers "
+        "the published figure shows; `slope_l1` is divided by the sum of |slopes| over the "
+        "variables (what the paper's text describes). The figure and the summary lead with raw "
+        "slopes"
+        + (
+            "; `normalise=true` adds the L1-normalised ones (figure `shap_slopes_l1`)."
+            if opts.normalise
+            else "."
+        ),
         f"**Tunnel strength** of a backbone: its mean % retained over its OOD datasets; {bins}.",
     ]
     table = result.source.table
@@ -194,6 +203,24 @@ def _choices(result: AnalysisResult) -> list[str]:
         used = ", ".join(sorted(table["accuracy"].dropna().astype(str).unique()))
         lines.append(f"**Probe accuracy** behind the metrics (per run): {used}.")
     return lines
+
+
+def _reproduces(output: str) -> str:
+    return f"*Reproduces {counterpart(output)}.*"
+
+
+def output_map(result: AnalysisResult) -> pd.DataFrame:
+    """``output, reproduces``: every written table and figure with its paper counterpart."""
+    root = result.out_dir
+    names = [p.name for k, p in result.files.items() if k != "report"]
+    names += [p.relative_to(root).as_posix() for p in result.figures if p.suffix == ".png"]
+    if result.curves:
+        names.append(f"{result.curves[0].parent.relative_to(root).as_posix()}/")
+    records = [
+        {"output": f"`{name}`", "reproduces": counterpart(Path(name.rstrip("/")).name) or "—"}
+        for name in names
+    ]
+    return pd.DataFrame(records, columns=["output", "reproduces"])
 
 
 def _links(paths: Sequence[Path], root: Path) -> list[str]:
@@ -215,13 +242,16 @@ def write_report(result: AnalysisResult) -> Path:
     if not result.shap_slopes.empty:
         parts += [
             "## SHAP slopes",
-            "L1-normalised slopes (raw ones in `shap_slopes.csv`); > 0: the higher level of the "
-            "variable raises the metric (for % retained and ρ: a weaker tunnel).",
-            markdown_table(_slope_table(result.shap_slopes, "slope_l1"), "+.3f"),
-            "Raw slopes (the released script's numbers):",
+            _reproduces("shap_slopes"),
+            "Raw slopes (the released script's quantity; the published figure shows these "
+            "numbers); > 0: the higher level of the variable raises the metric (for % retained "
+            "and ρ: a weaker tunnel).",
             markdown_table(_slope_table(result.shap_slopes, "slope"), "+.3f"),
+            "L1-normalised slopes (each divided by the sum of |slopes| of its metric, as the "
+            "paper's text describes; `slope_l1` in `shap_slopes.csv`):",
+            markdown_table(_slope_table(result.shap_slopes, "slope_l1"), "+.3f"),
             *_links([p for p in result.figures if p.stem.startswith("shap")], root),
-            "### Agreement with the paper (% retained)",
+            "### Agreement with the paper (% retained, raw slopes)",
             markdown_table(direction_check(result.shap_slopes), "+.3f"),
             "Stem is collinear with spatial reduction and CNN vs ViT in these designs (stem 8 ⇔ "
             "ViT, stem 7 ⇔ φ = 0.25), so the trees may credit its effect to either of those: "
@@ -229,13 +259,18 @@ def write_report(result: AnalysisResult) -> Path:
         ]
     parts += [
         "## Tunnel strength (backbones)",
+        _reproduces("strength_bins.csv"),
         markdown_table(result.strength_bins),
         "## Group means (95% CI)",
+        _reproduces("group_means.csv"),
     ]
     for variable in dict.fromkeys(result.group_means["variable"]):
         title = TITLES.get(variable, variable)
         parts += [f"### {title}", markdown_table(_means_table(result.group_means, variable))]
-    parts.append("## Paired tests (Wilcoxon signed-rank p, Cliff's δ of b vs a)")
+    parts += [
+        "## Paired tests (Wilcoxon signed-rank p, Cliff's δ of b vs a)",
+        _reproduces("paired_tests.csv"),
+    ]
     for variable in dict.fromkeys(result.paired_tests.get("variable", pd.Series(dtype=str))):
         title = TITLES.get(variable, variable)
         parts += [
@@ -243,7 +278,7 @@ def write_report(result: AnalysisResult) -> Path:
             markdown_table(_tests_table(result.paired_tests, variable)),
             _pairs_details(result.pairs, variable),
         ]
-    parts.append("## Per backbone and OOD dataset (the paper's Tables 5–7)")
+    parts += ["## Per backbone and OOD dataset", _reproduces("per_backbone.csv")]
     for metric in dict.fromkeys(result.per_backbone["metric"]):
         parts += [
             f"### {METRIC_LABELS.get(metric, metric)}",
@@ -253,7 +288,8 @@ def write_report(result: AnalysisResult) -> Path:
     if others:
         parts += ["## Figures", *_links(others, root)]
     if result.curves:
-        parts += ["## Per-run curves", *_links(result.curves, root)]
+        parts += ["## Per-run curves", _reproduces("curves"), *_links(result.curves, root)]
+    parts += ["## What each output reproduces", markdown_table(output_map(result))]
     if result.notes:
         parts += ["## Notes", "\n".join(f"- {n}" for n in result.notes)]
     path = root / REPORT
@@ -272,6 +308,18 @@ def _mean_of(result: AnalysisResult, variable: str, level: object, metric: str =
     return f"{level_text(level)}: {r['mean']:.1f} [{r['ci_low']:.1f}, {r['ci_high']:.1f}]"
 
 
+def shap_summary_lines(slopes: pd.DataFrame, column: str = "slope") -> list[str]:
+    """One line per metric: its variables by decreasing |slope| in ``column`` (raw or L1)."""
+    label = {"slope": "raw", "slope_l1": "L1-normalised"}[column]
+    lines = []
+    for metric in dict.fromkeys(slopes["metric"]):
+        rows = slopes[slopes["metric"] == metric].dropna(subset=[column])
+        rows = rows.reindex(rows[column].abs().sort_values(ascending=False).index)
+        text = ", ".join(f"{r.variable} {getattr(r, column):+.2f}" for r in rows.itertuples())
+        lines.append(f"  {label} {metric} (R² {rows['r2'].iloc[0]:.2f}): {text}")
+    return lines
+
+
 def format_summary(result: AnalysisResult) -> str:
     """The lines printed at the end of ``tunnellab-analyze``."""
     table = result.source.table
@@ -283,6 +331,7 @@ def format_summary(result: AnalysisResult) -> str:
         f"  out dir     {result.out_dir}",
         f"  report      {result.files['report']}",
         "  tables      " + ", ".join(p.name for k, p in result.files.items() if k != "report"),
+        "  report.md ends with the paper figure or table each output reproduces",
     ]
     if result.figures:
         n_png = len([p for p in result.figures if p.suffix == ".png"])
@@ -302,11 +351,11 @@ def format_summary(result: AnalysisResult) -> str:
     bins = ", ".join(f"{r.bin} {r.count}" for r in result.strength_bins.itertuples())
     lines.append(f"tunnel strength (backbones): {bins}")
     slopes = result.shap_slopes
-    for metric in dict.fromkeys(slopes["metric"]):
-        rows = slopes[slopes["metric"] == metric].dropna(subset=["slope_l1"])
-        rows = rows.reindex(rows["slope_l1"].abs().sort_values(ascending=False).index)
-        text = ", ".join(f"{r.variable} {r.slope_l1:+.2f}" for r in rows.itertuples())
-        lines.append(f"SHAP slopes (L1) {metric} (R² {rows['r2'].iloc[0]:.2f}): {text}")
+    if not slopes.empty:
+        lines.append("SHAP slopes (raw: the numbers of the paper's SHAP-slope figure):")
+    lines += shap_summary_lines(slopes, "slope")
+    if result.options.normalise:
+        lines += shap_summary_lines(slopes, "slope_l1")
     check = direction_check(slopes)
     if not check.empty:
         agree = int((check["here"] == "agrees").sum())

@@ -36,7 +36,7 @@ class AnalysisOptions:
     """What an analysis computes and draws."""
 
     ci_df: str = "n-1"  # t degrees of freedom of the CIs: "n-1", or "n" as the paper's tables
-    normalise: bool = True  # SHAP slope figure: L1-normalised (the paper's text) or raw slopes
+    normalise: bool = False  # also L1-normalised SHAP slopes (a second figure, summary lines)
     figures: bool = True
     curves: bool = True  # per-run curve figures, when per-tap rows exist
     curve_band: str = "std"  # band of the mean OOD curve: "std" or "ci"
@@ -75,9 +75,11 @@ def _draw_figures(result: AnalysisResult, table: pd.DataFrame) -> list[Path]:
     out = result.out_dir / FIGURES_DIR
     drawn: list[Path] = []
     if not result.shap_slopes.empty:
-        drawn += fig.plot_shap_slopes(
-            result.shap_slopes, out / "shap_slopes", normalised=result.options.normalise
-        )
+        drawn += fig.plot_shap_slopes(result.shap_slopes, out / "shap_slopes")
+        if result.options.normalise:
+            drawn += fig.plot_shap_slopes(
+                result.shap_slopes, out / "shap_slopes_l1", normalised=True
+            )
         drawn += fig.plot_shap_beeswarm(result.shap_fits, out / "shap_beeswarm")
     drawn += fig.plot_retained_by_model(table, out / "retained_by_model")
     by_name = {c.variable: c for c in COMPARISONS}

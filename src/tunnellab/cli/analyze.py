@@ -45,7 +45,7 @@ class AnalyzeConfig:
     source: str = MISSING  # paper | wandb:<entity>/<project> | a sweep/run dir | a runs.csv
     out_dir: str = "outputs/analysis"
     ci_df: str = field(default="n-1", metadata=choices(*CI_DFS))
-    normalise: bool = True
+    normalise: bool = False  # SHAP slopes: raw only, or also L1-normalised (figure, summary)
     figures: bool = True
     curves: bool = True
     curve_band: str = field(default="std", metadata=choices(*CURVE_BANDS))
