@@ -8,6 +8,7 @@ OUT    ?=
 PYTEST_ARGS ?=
 
 .PHONY: install quickstart test lint format clean help zoo paper-tables bench bench-data data-check
+.PHONY: gpu-check
 .PHONY: test-slurm
 
 help:
@@ -21,6 +22,7 @@ help:
 	@echo "make bench [OUT=dir]       probe-engine benchmark (probe.json)"
 	@echo "make data-check            which real datasets are found, with image counts"
 	@echo "make bench-data [OUT=dir]  data-loading benchmark (data.json)"
+	@echo "make gpu-check [OUT=dir]   GPU rates + GPU-hours per paper study (gpu.json; < 8 min)"
 
 $(STAMP): pyproject.toml requirements-lock.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -59,6 +61,9 @@ bench: $(STAMP)
 
 bench-data: $(STAMP)
 	$(BIN)/python -m tunnellab.bench.data --out $(or $(OUT),outputs/bench)
+
+gpu-check: $(STAMP)
+	$(BIN)/python -m tunnellab.bench.gpu --out $(or $(OUT),outputs/gpu-check)
 
 data-check: $(STAMP)
 	$(BIN)/python -m tunnellab.data.check
