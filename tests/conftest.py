@@ -21,7 +21,8 @@ def compose():
     return lambda *overrides: compose_config(list(overrides))
 
 
-# The result-file contract of ARCHITECTURE.md, written out literally so a change to it is seen.
+# The result-file contract (docs/architecture.md#result-files), written out literally so a change
+# to it is seen.
 PROBE_COLUMNS = [
     "run_id", "dataset", "role", "tap_index", "tap_name", "n_classes", "acc_best", "acc_last",
     "acc_selected", "model", "resolution", "augmentation", "id_dataset", "id_classes",

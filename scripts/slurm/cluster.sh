@@ -19,7 +19,7 @@
 # (+ the cluster registered in accounting) → slurmctld → slurmd; stop is the reverse, after the
 # queue is empty (without cgroups, job steps outlive slurmd). Accounting is not optional:
 # submitit polls sacct, and without it a job killed from outside leaves a multirun waiting forever.
-# The recipe and its pitfalls: ../shared/SLURM.md in the project workspace, docs/slurm.md here.
+# The recipe and its pitfalls: docs/slurm.md.
 set -euo pipefail
 
 PACKAGES=(munge slurmctld slurmd slurm-client slurmdbd mariadb-server)

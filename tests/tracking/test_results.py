@@ -1,4 +1,4 @@
-"""Result tables follow the ARCHITECTURE.md contract."""
+"""Result tables follow the contract of docs/architecture.md#result-files."""
 
 import numpy as np
 import pandas as pd

@@ -3,7 +3,7 @@
 The file (``data/experiments_results.csv``, MIT, © 2024 the paper's authors) holds the three
 metrics and eight variable columns but no model, ID-dataset or OOD-dataset column. Rows come in
 64 blocks of 8, one per backbone, with the OOD datasets in a fixed order; the blocks fall into
-documented row ranges (PAPER.md, "The released results file"). This module rebuilds the missing
+documented row ranges (docs/protocol.md#released-results-file). This module rebuilds the missing
 columns and checks every block against what its range says and what its variable columns say:
 the 8 rows of a block must agree, the architecture is recovered from (CNN vs ViT, stem, spatial
 reduction, depth), and the over-parameterisation level must equal the model's parameter count

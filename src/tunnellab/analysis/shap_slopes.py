@@ -1,4 +1,4 @@
-"""SHAP slopes: how each pretraining variable pushes a tunnel metric up or down (PAPER.md).
+"""SHAP slopes: how each pretraining variable pushes a tunnel metric up or down.
 
 A ``GradientBoostingRegressor(loss='huber', random_state=0)`` is fitted on every row of the eight
 variables; ``shap.TreeExplainer`` gives each row's SHAP value per input column, and the two
@@ -6,7 +6,8 @@ one-hot columns of CNN vs ViT are summed back into one variable. A variable's *S
 the slope of the least-squares line of its SHAP values against its ordinal code divided by the
 largest code (so the slope is the SHAP change from the lowest to the highest level). The paper
 says slopes are then L1-normalised over the variables; the released script does not: both are
-returned. Targets: ``retained / 100``, ``pearson``, ``alignment``.
+returned. Targets: ``retained / 100``, ``pearson``, ``alignment``. Protocol:
+docs/protocol.md#statistics.
 """
 
 from __future__ import annotations

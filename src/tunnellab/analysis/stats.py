@@ -1,6 +1,6 @@
 """The paper's statistics over the tidy table: group means with CIs, paired tests, effect sizes.
 
-Statistics follow PAPER.md ("Statistics"). The one choice that decides the paired tests is made
+Statistics follow docs/protocol.md#statistics. The one choice that decides the paired tests is made
 explicit here: for a compared variable, two rows are paired when they agree on the OOD dataset
 and on every other variable (:data:`MATCH_COLUMNS`), except the variables that necessarily change
 with it (:attr:`Comparison.linked`: a deeper model has more parameters, another ID dataset has

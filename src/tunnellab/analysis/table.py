@@ -1,6 +1,7 @@
 """The tidy table every analysis source becomes: one row per backbone × OOD dataset.
 
-Columns (ARCHITECTURE.md's run variables, plus what the analysis derives from them):
+Columns (the run variables of docs/architecture.md#result-files, plus what the analysis derives
+from them):
 
 - identity: ``backbone`` (one label per pretrained backbone), ``run_id``, ``model`` (registry
   name), ``model_label`` (the paper's name), ``arch`` (VGGm, VGGm†, ResNet, ViT), ``cnn_vs_vit``;
@@ -132,7 +133,8 @@ def finalise(table: pd.DataFrame, source: str = "") -> pd.DataFrame:
     if missing:
         raise AnalysisError(
             f"The results{where} lack the column(s) {', '.join(missing)}; every row needs "
-            f"{', '.join(REQUIRED)} (the tunnel_metrics.csv contract of ARCHITECTURE.md)."
+            f"{', '.join(REQUIRED)} (the tunnel_metrics.csv contract, "
+            "docs/architecture.md#result-files)."
         )
     out = table.copy().reset_index(drop=True)
     for column in ("resolution", "id_classes", "depth", "stem", "seed"):

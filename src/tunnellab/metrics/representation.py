@@ -1,8 +1,8 @@
 """Per-layer representation diagnostics: numerical rank and within-class variability collapse.
 
 Both are pure functions of one tap's features on the ID data (rows = samples), the companions of
-the tunnel metrics that PAPER.md names: the *numerical rank* of the feature covariance (how many
-directions the layer still uses; it falls inside the tunnel) and *NC1* = tr(Σ_W Σ_B⁺)/C (Papyan
+the tunnel metrics (docs/protocol.md#metrics): the *numerical rank* of the feature covariance (how
+many directions the layer still uses; it falls inside the tunnel) and *NC1* = tr(Σ_W Σ_B⁺)/C (Papyan
 et al.'s neural-collapse measure; it falls as classes collapse to their means). Inputs may be
 NumPy arrays or torch tensors (any float dtype, e.g. the fp16 feature cache); the maths is done
 in float64.

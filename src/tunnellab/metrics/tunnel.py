@@ -2,7 +2,7 @@
 
 All curves are sequences of probe accuracies (fractions in [0, 1]) indexed by tap, tap 1 being
 the first tap and tap n the penultimate layer. Every function is pure: array-likes in, plain
-Python floats / ints / strings out. Definitions follow PAPER.md, section "Metrics".
+Python floats / ints / strings out. Definitions: docs/protocol.md#metrics.
 """
 
 from __future__ import annotations

@@ -44,7 +44,7 @@ def config_hash(cfg: DictConfig) -> str:
 
 
 def run_variables(cfg: DictConfig, model_meta: dict[str, Any], n_params: int) -> dict[str, Any]:
-    """The run's variables (ARCHITECTURE.md contract) attached to every result row."""
+    """The run's variables (docs/architecture.md#result-files) attached to every result row."""
     n_train = train_images(cfg.data)  # None when unknown from the config (e.g. an image folder)
     return {
         "run_id": f"{cfg.name}-{config_hash(cfg)}",
