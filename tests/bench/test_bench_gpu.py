@@ -28,6 +28,12 @@ def test_recipe_numbers_come_from_the_composed_config():
     assert gpu.model_recipe("vit_t").drop_path_rate == pytest.approx(0.1)
 
 
+def test_small_resolutions_get_more_steps_and_images():
+    size = gpu.CheckSize()
+    assert [size.scaled(10, r) for r in (224, 128, 64, 32)] == [10, 30, 80, 80]
+    assert gpu.TINY.scaled(10, 32) == 10
+
+
 def test_an_oversized_batch_is_halved_until_it_fits():
     size = gpu.CheckSize(min_batch=8)
     tried = []
@@ -65,6 +71,7 @@ def test_the_whole_harness_on_the_cpu(tmp_path):
     for row in pretrain:
         assert "error" not in row, row
         assert row["img_s"] > 0 and row["batch_size"] == 4 and row["capped"] is False
+        assert row["timed_steps"] == size.timed_steps
         assert row["recipe_batch"] == saved["recipes"][row["model"]]["batch_size"]
     for row in saved["extraction"]:
         assert row["img_s"] > 0 and row["images"] == size.extract_images

@@ -68,15 +68,22 @@ class CheckSize:
     width: float = 1.0
     classes: int = 100
     warmup_steps: int = 3
-    timed_steps: int = 10
+    timed_steps: int = 10  # at 224²; more at smaller sizes (see ``scaled``)
     max_batch: int | None = None  # caps the recipe's batch (tiny runs)
     min_batch: int = 8  # below this a batch that does not fit is an error
-    extract_images: int = 4096
+    extract_images: int = 4096  # at 224²; more at smaller sizes (see ``scaled``)
     probe_samples: int = 10_000
     probe_test: int = 2_000
     probe_epochs: int = 2
     budget_s: float = 420.0  # measurements after this are skipped (and listed)
     studies: bool = True
+    scale_small: bool = True  # more steps / images at small resolutions, where each is quick
+
+    def scaled(self, n: int, resolution: int) -> int:
+        """``n`` × (224 / resolution)², at most × 8: similar wall time at every resolution."""
+        if not self.scale_small:
+            return n
+        return n * min(8, max(1, round((224 / resolution) ** 2)))
 
 
 TINY = CheckSize(
@@ -92,6 +99,7 @@ TINY = CheckSize(
     probe_test=16,
     probe_epochs=1,
     budget_s=600.0,
+    scale_small=False,
 )
 
 
@@ -212,14 +220,16 @@ def pretrain_rate(
     for i in range(size.warmup_steps):
         step(i)
     _sync(device)
+    steps = size.scaled(size.timed_steps, resolution)
     started = time.perf_counter()
-    for i in range(size.timed_steps):
+    for i in range(steps):
         step(i)
     _sync(device)
     seconds = time.perf_counter() - started
     return {
-        "img_s": round(batch * size.timed_steps / seconds, 1),
-        "step_s": round(seconds / size.timed_steps, 4),
+        "img_s": round(batch * steps / seconds, 1),
+        "step_s": round(seconds / steps, 4),
+        "timed_steps": steps,
     }
 
 
@@ -230,7 +240,7 @@ def extraction_rate(
     torch.manual_seed(0)
     model = build_model(name, resolution, size).to(device).eval()
     taps = model.taps("paper")
-    n = size.extract_images
+    n = size.scaled(size.extract_images, resolution)
     labels = torch.randint(0, size.classes, (n,))
     arrays = ImageArrays(
         synthetic_images(n, resolution, device), labels, [str(c) for c in range(size.classes)]
