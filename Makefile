@@ -61,7 +61,7 @@ bench-data: $(STAMP)
 	$(BIN)/python -m tunnellab.bench.data --out $(or $(OUT),outputs/bench)
 
 data-check: $(STAMP)
-	$(BIN)/python -m tunnellab.data.check
+	$(BIN)/python -m tunnellab.cli.data_check
 
 clean:
 	rm -rf outputs wandb .pytest_cache .ruff_cache

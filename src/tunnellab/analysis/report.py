@@ -5,22 +5,19 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from tunnellab.analysis.result import AnalysisResult
 from tunnellab.analysis.shap_slopes import SHAP_LABELS, SHAP_VARIABLES
 from tunnellab.analysis.stats import CLIFF_MAGNITUDES, COMPARISONS
 from tunnellab.analysis.table import METRIC_LABELS, level_text, natural_key
 from tunnellab.metrics.tunnel import STRENGTH_BINS
 
-if TYPE_CHECKING:
-    from tunnellab.analysis.study import AnalysisResult
-
 REPORT = "report.md"
 TITLES = {c.variable: c.title for c in COMPARISONS}
 #: Direction of each variable's effect on % retained that the paper reports (+1: higher level,
-#: weaker tunnel). Stem and spatial reduction are as PAPER.md's summary of the findings states.
+#: weaker tunnel). Stem and spatial reduction are as the paper's summary of the findings states.
 PAPER_DIRECTIONS: dict[str, int] = {
     "resolution": 1,
     "augmentation": 1,
