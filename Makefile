@@ -66,7 +66,7 @@ gpu-check: $(STAMP)
 	$(BIN)/python -m tunnellab.bench.gpu --out $(or $(OUT),outputs/gpu-check)
 
 data-check: $(STAMP)
-	$(BIN)/python -m tunnellab.data.check
+	$(BIN)/python -m tunnellab.cli.data_check
 
 clean:
 	rm -rf outputs wandb .pytest_cache .ruff_cache

@@ -17,11 +17,10 @@ from torch import nn
 
 from tunnellab.analysis.curves import plot_tunnel_curves
 from tunnellab.atomic import atomic_write_text
-from tunnellab.config.instantiate import instantiate_node
-from tunnellab.config.validate import validate_config
 from tunnellab.data.arrays import DatasetSplits
 from tunnellab.data.suites import ood_entries
 from tunnellab.distributed import is_rank_zero
+from tunnellab.instantiate import dataclass_from_node, instantiate_node
 from tunnellab.metrics.representation import tap_diagnostics
 from tunnellab.models.registry import count_parameters
 from tunnellab.pretrain.train import (
@@ -126,15 +125,7 @@ def stage_for(cfg: DictConfig, run_dir: Path, model: nn.Module) -> ProbeStage:
     return ProbeStage(
         model=model,
         taps=model.taps(cfg.taps),
-        recipe=ProbeRecipe(
-            epochs=probe_cfg.epochs,
-            lr=probe_cfg.lr,
-            weight_decay=probe_cfg.weight_decay,
-            batch_size=probe_cfg.batch_size,
-            label_smoothing=probe_cfg.label_smoothing,
-            init_std=probe_cfg.init_std,
-            lr_grid=tuple(probe_cfg.lr_grid),
-        ),
+        recipe=dataclass_from_node(ProbeRecipe, probe_cfg),
         holdout_fraction=probe_cfg.holdout_fraction,
         seed=cfg.seed,
         device=resolve_device(probe_cfg.device),
@@ -160,7 +151,9 @@ def probe_backbone(
     stage = stage_for(cfg, run_dir, model)
     keys = _dataset_keys(cfg)
     report = run_probe_stage(stage, id_data, ood_data, keys)
-    variables = run_variables(cfg, getattr(model, "meta", {}), count_parameters(model))
+    variables = run_variables(
+        cfg, getattr(model, "meta", {}), count_parameters(model), len(id_data.train)
+    )
     probes = probe_rows(report, variables)
     if probe_cfg.diagnostics:
         id_train = stage.features(id_data, "train", keys.get(id_data.name, id_data.name))
@@ -262,7 +255,6 @@ def pin_cpu_threads(cfg: DictConfig) -> None:
 
 
 def _prepare(cfg: DictConfig, run_dir: Path) -> Path:
-    validate_config(cfg)
     pin_cpu_threads(cfg)
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)

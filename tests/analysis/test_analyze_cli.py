@@ -13,8 +13,8 @@ import pytest
 from analysis_helpers import TAPS, study_rows
 from hydra import compose, initialize_config_dir
 
+from tunnellab.analysis.load import load_source
 from tunnellab.analysis.report import format_summary
-from tunnellab.analysis.sources import load_source
 from tunnellab.analysis.study import AnalysisOptions, analyze
 from tunnellab.cli.analyze import analyze_command, register_analyze_config
 from tunnellab.config import config_dir

@@ -96,6 +96,19 @@ def test_holdout_validation_keeps_the_training_images(data_dir):
     assert len(held.val) == 10 and held.val is not held.test
 
 
+@pytest.mark.parametrize(
+    ("overrides", "trained"),
+    [
+        ([], 40),  # the stand-in's 40 training images (the real CIFAR-10: 50,000)
+        (["data.val_split=holdout", "data.val_per_class=1"], 40 - 10),
+        (["data.classes=5", "data.samples_per_class=3"], 5 * 3),
+    ],
+)
+def test_the_loaded_training_split_is_what_the_backbone_trains_on(data_dir, overrides, trained):
+    splits = instantiate_dataset(_cfg(data_dir, "data=cifar10", *overrides).data)
+    assert len(splits.train) == trained
+
+
 def test_flowers_test_split_is_selectable(data_dir):
     val = instantiate_dataset(_cfg(data_dir, "ood=paper8").ood.datasets.flowers)
     cfg = _cfg(data_dir, "ood=paper8", "ood.datasets.flowers.test_split=test")
@@ -156,7 +169,7 @@ def test_missing_id_datasets_are_explained_too(tmp_path):
 
 
 def test_data_check_lists_found_and_missing(data_dir, capsys):
-    from tunnellab.data.check import main
+    from tunnellab.cli.data_check import main
 
     assert main(["--data-dir", str(data_dir[0])]) == 0
     out = capsys.readouterr().out

@@ -12,6 +12,7 @@ from tunnellab.data.fakes import write_image_folder
 from tunnellab.data.imagenet100 import read_class_list
 from tunnellab.errors import DatasetNotFoundError
 from tunnellab.pipeline import instantiate_dataset
+from tunnellab.tracking.results import run_variables
 
 WNIDS = read_class_list()
 
@@ -85,6 +86,33 @@ def test_imagenet100_subsets_through_the_config(imagenet, tmp_path, monkeypatch)
     assert not torch.equal(a.train.images, build(*subset, "data.seed=5").train.images)
     full = build("data.resolution=16")
     assert full.sizes()["train"] == 300 and full.n_classes == 100
+
+
+@pytest.mark.parametrize(
+    ("overrides", "classes", "held_per_class"),
+    [
+        ([], 100, 0),  # the full set: 126,689 images with the real ImageNet-100
+        (["data.classes=50"], 50, 0),  # no size in the config alone: counted
+        (["data.classes=10", "data.samples_per_class=2"], 10, 0),
+        (["data.val_split=holdout", "data.val_per_class=1"], 100, 1),
+    ],
+)
+def test_overparameterisation_counts_the_loaded_training_split(
+    imagenet, tmp_path, monkeypatch, overrides, classes, held_per_class
+):
+    monkeypatch.setenv("TUNNELLAB_CACHE", str(tmp_path / "cache"))
+    prepare(["imagenet100", "--imagenet", str(imagenet), "--out", str(tmp_path / "imagenet100")])
+    cfg = compose_config(
+        ["data=imagenet100", f"paths.data_dir={tmp_path}", "data.resolution=16", *overrides]
+    )
+    splits = instantiate_dataset(cfg.data)
+    first = sorted(WNIDS)[:classes]
+    files = sum(len(list((imagenet / "train" / w).iterdir())) for w in first)
+    per_class = cfg.data.samples_per_class
+    trained = classes * per_class if per_class else files - classes * held_per_class
+    assert len(splits.train) == trained
+    variables = run_variables(cfg, {}, n_params=600, train_images=len(splits.train))
+    assert variables["overparam"] == 600 / trained
 
 
 def test_a_missing_class_folder_is_explained(imagenet, tmp_path):

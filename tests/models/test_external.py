@@ -226,7 +226,7 @@ def test_configs_build_wrappers_and_run_variables(compose) -> None:
     model = instantiate(cfg.model)
     assert isinstance(model, ExternalBackbone) and model.head.out_features == cfg.data.classes
     assert [t.name for t in model.taps()] == ["patch_embed.proj"]
-    variables = run_variables(cfg, model.meta, 1000)
+    variables = run_variables(cfg, model.meta, 1000, train_images=None)
     assert variables["width"] == 1.0 and variables["depth"] == 1 and variables["stem"] == 16
     tv = instantiate(compose("model=torchvision", "model.name=squeezenet1_1").model)
     assert tv.head_path == "classifier.1" and tv.meta["source"] == "torchvision"

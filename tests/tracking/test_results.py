@@ -28,7 +28,8 @@ def report() -> ProbeReport:
 @pytest.fixture
 def variables(compose) -> dict:
     cfg = compose("experiment=smoke")
-    return run_variables(cfg, {"depth": 11, "stem": 3, "spatial_reduction": 0.5}, n_params=1600)
+    meta = {"depth": 11, "stem": 3, "spatial_reduction": 0.5}
+    return run_variables(cfg, meta, n_params=1600, train_images=4 * 40)
 
 
 def test_probe_rows_contract(report, variables, probe_columns):

@@ -18,6 +18,8 @@ from tunnellab.metrics.tunnel import check_curve, normalised_curve, ood_retained
 
 __all__ = ["plot_mean_ood_curve", "plot_tunnel_curves"]
 
+#: Band of a mean OOD curve: ± one standard deviation, or the 95% t-interval.
+CURVE_BANDS: tuple[str, ...] = ("std", "ci")
 #: Tap names are all shown as tick labels up to this many taps; beyond it, every k-th tap.
 MAX_NAMED_TICKS = 24
 #: Target number of tick labels when thinning.
@@ -271,7 +273,7 @@ def plot_mean_ood_curve(
     standard deviation (``band="std"``) or its 95% t-interval (``band="ci"``), and the tunnel
     start of the mean OOD curve is marked. Writes ``.png`` (dpi 150) and ``.pdf``.
     """
-    if band not in ("std", "ci"):
+    if band not in CURVE_BANDS:
         raise ValueError(f"band must be 'std' or 'ci', got {band!r}")
     id_norm = normalised_curve(id_curve)
     n = id_norm.size

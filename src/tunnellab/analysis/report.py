@@ -5,18 +5,15 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from tunnellab.analysis.paper_refs import counterpart
+from tunnellab.analysis.result import AnalysisResult
 from tunnellab.analysis.shap_slopes import SHAP_LABELS, SHAP_VARIABLES
 from tunnellab.analysis.stats import CLIFF_MAGNITUDES, COMPARISONS
 from tunnellab.analysis.table import METRIC_LABELS, level_text, natural_key
 from tunnellab.metrics.tunnel import STRENGTH_BINS
-
-if TYPE_CHECKING:
-    from tunnellab.analysis.study import AnalysisResult
 
 REPORT = "report.md"
 TITLES = {c.variable: c.title for c in COMPARISONS}

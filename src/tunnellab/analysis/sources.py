@@ -1,4 +1,5 @@
-"""Where runs come from: a sweep/run directory tree, a tidy CSV, the paper's file or W&B.
+"""Where runs come from: a sweep/run directory tree, a tidy CSV or the paper's file (W&B:
+:mod:`~tunnellab.analysis.wandb_source`; by name: :func:`tunnellab.analysis.load.load_source`).
 
 Every source becomes a :class:`SourceData`: the tidy table of :mod:`tunnellab.analysis.table`
 (one row per backbone × OOD dataset) and, when the source has them, the per-tap accuracy rows
@@ -20,8 +21,6 @@ PROBE_RESULTS = "probe_results.csv"
 TUNNEL_METRICS = "tunnel_metrics.csv"
 RUNS_CSV = "runs.csv"
 TAPS_CSV = "taps.csv"
-PAPER = "paper"
-WANDB_PREFIX = "wandb:"
 TAP_COLUMNS = ("backbone", "dataset", "role", "tap_index", "tap_name", "accuracy_value")
 
 
@@ -138,29 +137,4 @@ def load_paper() -> SourceData:
         load_paper_results(),
         None,
         f"the paper's released results ({paper_results_path().name}, 64 backbones × 8 OOD sets)",
-    )
-
-
-def load_source(
-    source: str,
-    wandb_cache: str | Path | None = None,
-    refresh: bool = False,
-    api: object | None = None,
-) -> SourceData:
-    """``paper``, ``wandb:entity/project``, a directory of runs, or a tidy ``.csv`` file."""
-    source = str(source).strip()
-    if source == PAPER:
-        return load_paper()
-    if source.startswith(WANDB_PREFIX):
-        from tunnellab.analysis.wandb_source import load_wandb
-
-        return load_wandb(source[len(WANDB_PREFIX) :], wandb_cache, refresh=refresh, api=api)
-    path = Path(source).expanduser()
-    if path.is_dir():
-        return load_sweep(path)
-    if path.suffix.lower() == ".csv":
-        return load_tidy_csv(path)
-    raise AnalysisError(
-        f"source={source!r} is neither 'paper', 'wandb:<entity>/<project>', an existing "
-        "directory of runs (holding tunnel_metrics.csv / probe_results.csv) nor a runs .csv file."
     )

@@ -1,6 +1,6 @@
 """The paper's statistics over the tidy table: group means with CIs, paired tests, effect sizes.
 
-Statistics follow docs/protocol.md#statistics. The one choice that decides the paired tests is made
+Statistics follow the paper's protocol. The one choice that decides the paired tests is made
 explicit here: for a compared variable, two rows are paired when they agree on the OOD dataset
 and on every other variable (:data:`MATCH_COLUMNS`), except the variables that necessarily change
 with it (:attr:`Comparison.linked`: a deeper model has more parameters, another ID dataset has
@@ -23,7 +23,14 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from tunnellab.analysis.table import CONTEXT, METRICS, AnalysisError, natural_key, sorted_levels
+from tunnellab.analysis.table import (
+    CONTEXT,
+    METRICS,
+    RUN_VARIABLES,
+    AnalysisError,
+    natural_key,
+    sorted_levels,
+)
 from tunnellab.metrics.tunnel import STRENGTH_BINS, tunnel_strength
 
 CI_DFS = ("n-1", "n")
@@ -34,25 +41,10 @@ CLIFF_MAGNITUDES: tuple[tuple[str, float], ...] = (
     ("medium", 0.474),
     ("large", math.inf),
 )
+#: Columns the analysis derives from the run variables that pairs also match on.
+MATCHED_DERIVED: tuple[str, ...] = ("arch", "cnn_vs_vit", "classes_samples")
 #: Everything a pair must agree on, unless it is the compared variable or linked to it.
-MATCH_COLUMNS: tuple[str, ...] = (
-    "model",
-    "arch",
-    "cnn_vs_vit",
-    "stem",
-    "spatial_reduction",
-    "depth",
-    "overparam",
-    "resolution",
-    "augmentation",
-    "id_dataset",
-    "id_classes",
-    "samples_per_class",
-    "classes_samples",
-    "seed",
-    *CONTEXT,
-    "dataset",
-)
+MATCH_COLUMNS: tuple[str, ...] = (*RUN_VARIABLES, *MATCHED_DERIVED, *CONTEXT, "dataset")
 #: Rows of one match with several rows per level are paired in this order.
 PAIR_ORDER: tuple[str, ...] = ("depth", "overparam")
 

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from tunnellab.analysis import figures as fig
+from tunnellab.analysis.report import write_report
+from tunnellab.analysis.result import AnalysisOptions, AnalysisResult
 from tunnellab.analysis.run_curves import plot_run_curves
-from tunnellab.analysis.shap_slopes import ShapFit, shap_slopes
+from tunnellab.analysis.shap_slopes import shap_slopes
 from tunnellab.analysis.sources import RUNS_CSV, TAPS_CSV, SourceData
 from tunnellab.analysis.stats import (
-    CI_DFS,
     COMPARISONS,
     backbone_summary,
     group_means,
@@ -21,54 +21,15 @@ from tunnellab.analysis.stats import (
     per_backbone,
     strength_bins,
 )
-from tunnellab.analysis.table import METRICS, backbone_label
+from tunnellab.analysis.table import backbone_label
+
+__all__ = ["AnalysisOptions", "AnalysisResult", "analyze"]
 
 FIGURES_DIR = "figures"
 CURVES_DIR = "curves"
 #: Variables drawn as per-level box plots (resolution × augmentation per architecture is in
 #: ``retained_by_model``; depth and γ have their own trend figure).
 LEVEL_FIGURES = ("stem", "spatial_reduction", "id_dataset", "classes_samples")
-CURVE_BANDS = ("std", "ci")
-
-
-@dataclass
-class AnalysisOptions:
-    """What an analysis computes and draws."""
-
-    ci_df: str = "n-1"  # t degrees of freedom of the CIs: "n-1", or "n" as the paper's tables
-    normalise: bool = False  # also L1-normalised SHAP slopes (a second figure, summary lines)
-    figures: bool = True
-    curves: bool = True  # per-run curve figures, when per-tap rows exist
-    curve_band: str = "std"  # band of the mean OOD curve: "std" or "ci"
-    max_curves: int = 100
-    metrics: tuple[str, ...] = METRICS
-
-    def __post_init__(self) -> None:
-        if self.ci_df not in CI_DFS:
-            raise ValueError(f"ci_df must be one of {CI_DFS}, got {self.ci_df!r}")
-        if self.curve_band not in CURVE_BANDS:
-            raise ValueError(f"curve_band must be one of {CURVE_BANDS}, got {self.curve_band!r}")
-
-
-@dataclass
-class AnalysisResult:
-    """Everything an analysis produced, in memory and on disk."""
-
-    out_dir: Path
-    source: SourceData
-    options: AnalysisOptions
-    group_means: pd.DataFrame
-    paired_tests: pd.DataFrame
-    pairs: pd.DataFrame
-    shap_slopes: pd.DataFrame
-    shap_fits: dict[str, ShapFit]
-    strength_bins: pd.DataFrame
-    per_backbone: pd.DataFrame
-    backbones: pd.DataFrame
-    files: dict[str, Path] = field(default_factory=dict)
-    figures: list[Path] = field(default_factory=list)
-    curves: list[Path] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
 
 
 def _draw_figures(result: AnalysisResult, table: pd.DataFrame) -> list[Path]:
@@ -130,8 +91,6 @@ def analyze(
     data: SourceData, out_dir: str | Path, options: AnalysisOptions | None = None
 ) -> AnalysisResult:
     """Compute every table, draw every figure and write them (and ``report.md``) to ``out_dir``."""
-    from tunnellab.analysis.report import write_report
-
     options = options or AnalysisOptions()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

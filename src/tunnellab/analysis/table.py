@@ -1,7 +1,6 @@
 """The tidy table every analysis source becomes: one row per backbone × OOD dataset.
 
-Columns (the run variables of docs/architecture.md#result-files, plus what the analysis derives
-from them):
+Columns (the run variables of :mod:`tunnellab.variables`, plus what the analysis derives):
 
 - identity: ``backbone`` (one label per pretrained backbone), ``run_id``, ``model`` (registry
   name), ``model_label`` (the paper's name), ``arch`` (VGGm, VGGm†, ResNet, ViT), ``cnn_vs_vit``;
@@ -24,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from tunnellab.errors import TunnellabError
+from tunnellab.variables import variable_names
 
 METRICS: tuple[str, ...] = ("retained", "pearson", "alignment")
 METRIC_LABELS: dict[str, str] = {
@@ -31,23 +31,12 @@ METRIC_LABELS: dict[str, str] = {
     "pearson": "Pearson ρ (ID vs OOD curve)",
     "alignment": "ID/OOD alignment A",
 }
-RUN_VARIABLES: tuple[str, ...] = (
-    "model",
-    "resolution",
-    "augmentation",
-    "id_dataset",
-    "id_classes",
-    "samples_per_class",
-    "seed",
-    "depth",
-    "stem",
-    "spatial_reduction",
-    "overparam",
-)
+#: The run variables every source has (see :mod:`tunnellab.variables`).
+RUN_VARIABLES: tuple[str, ...] = variable_names(analysis="required")
 DERIVED: tuple[str, ...] = ("backbone", "model_label", "arch", "cnn_vs_vit", "classes_samples")
 REQUIRED: tuple[str, ...] = (*RUN_VARIABLES, "dataset", *METRICS)
 #: Columns that, when present, also tell runs apart (never compared, always matched on).
-CONTEXT: tuple[str, ...] = ("width", "taps_kind", "accuracy")
+CONTEXT: tuple[str, ...] = (*variable_names(analysis="context"), "accuracy")
 OPTIONAL: tuple[str, ...] = (
     "run_id",
     "tunnel_start",
@@ -133,8 +122,7 @@ def finalise(table: pd.DataFrame, source: str = "") -> pd.DataFrame:
     if missing:
         raise AnalysisError(
             f"The results{where} lack the column(s) {', '.join(missing)}; every row needs "
-            f"{', '.join(REQUIRED)} (the tunnel_metrics.csv contract, "
-            "docs/architecture.md#result-files)."
+            f"{', '.join(REQUIRED)} (the columns of a run's tunnel_metrics.csv)."
         )
     out = table.copy().reset_index(drop=True)
     for column in ("resolution", "id_classes", "depth", "stem", "seed"):

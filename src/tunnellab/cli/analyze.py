@@ -19,13 +19,19 @@ from pathlib import Path
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig
 
+from tunnellab.analysis.curves import CURVE_BANDS
+from tunnellab.analysis.load import WANDB_PREFIX, load_source
+from tunnellab.analysis.report import format_summary
+from tunnellab.analysis.result import AnalysisOptions
+from tunnellab.analysis.stats import CI_DFS
+from tunnellab.analysis.study import analyze
 from tunnellab.cli.app import hydra_app
 from tunnellab.config.rules import at_least, choices
 from tunnellab.config.validate import validate_config
+from tunnellab.instantiate import dataclass_from_node
 
 CONFIG_NAME = "analyze"
-CI_DFS = ("n-1", "n")
-CURVE_BANDS = ("std", "ci")
+DEFAULTS = AnalysisOptions()
 
 
 @dataclass
@@ -44,12 +50,12 @@ class AnalyzeConfig:
 
     source: str = MISSING  # paper | wandb:<entity>/<project> | a sweep/run dir | a runs.csv
     out_dir: str = "outputs/analysis"
-    ci_df: str = field(default="n-1", metadata=choices(*CI_DFS))
-    normalise: bool = False  # SHAP slopes: raw only, or also L1-normalised (figure, summary)
-    figures: bool = True
-    curves: bool = True
-    curve_band: str = field(default="std", metadata=choices(*CURVE_BANDS))
-    max_curves: int = field(default=100, metadata=at_least(0))
+    ci_df: str = field(default=DEFAULTS.ci_df, metadata=choices(*CI_DFS))
+    normalise: bool = DEFAULTS.normalise
+    figures: bool = DEFAULTS.figures
+    curves: bool = DEFAULTS.curves
+    curve_band: str = field(default=DEFAULTS.curve_band, metadata=choices(*CURVE_BANDS))
+    max_curves: int = field(default=DEFAULTS.max_curves, metadata=at_least(0))
     wandb: WandbSourceConfig = field(default_factory=WandbSourceConfig)
 
 
@@ -61,28 +67,17 @@ def register_analyze_config() -> None:
 def wandb_cache(cfg: DictConfig) -> Path | None:
     """The cache directory of a W&B source (None for other sources)."""
     source = str(cfg.source)
-    if not source.startswith("wandb:"):
+    if not source.startswith(WANDB_PREFIX):
         return None
-    project = source.removeprefix("wandb:").strip("/").replace("/", "__")
+    project = source.removeprefix(WANDB_PREFIX).strip("/").replace("/", "__")
     return Path(cfg.wandb.cache_dir) / project
 
 
 def analyze_command(cfg: DictConfig) -> str:
     """Load the runs of ``cfg.source``, analyse them into ``cfg.out_dir``; return the summary."""
-    from tunnellab.analysis.report import format_summary
-    from tunnellab.analysis.sources import load_source
-    from tunnellab.analysis.study import AnalysisOptions, analyze
-
     validate_config(cfg)
     data = load_source(cfg.source, wandb_cache=wandb_cache(cfg), refresh=cfg.wandb.refresh)
-    options = AnalysisOptions(
-        ci_df=cfg.ci_df,
-        normalise=cfg.normalise,
-        figures=cfg.figures,
-        curves=cfg.curves,
-        curve_band=cfg.curve_band,
-        max_curves=cfg.max_curves,
-    )
+    options = dataclass_from_node(AnalysisOptions, cfg)
     return format_summary(analyze(data, Path(cfg.out_dir), options))
 
 

@@ -14,18 +14,12 @@ from omegaconf import MISSING
 
 from tunnellab.config.rules import at_least, choices, in_range, optional_at_least
 from tunnellab.config.schema import AUGMENTATIONS
+from tunnellab.data.subsets import VAL_SPLITS, IdSubset
+from tunnellab.data.torchvision_sets import FLOWERS_TEST_SPLITS, torchvision_dataset_names
 
-VAL_SPLITS = ("test", "holdout")
 AIRCRAFT_LEVELS = ("variant", "family", "manufacturer")
-FLOWERS_TEST_SPLITS = ("val", "test")
 RESOLUTION = in_range(16, 512)
 ALL_OR_AT_LEAST_1 = optional_at_least(1, meaning="all")
-
-
-def _torchvision_names() -> list[str]:
-    from tunnellab.data.torchvision_sets import torchvision_dataset_names
-
-    return torchvision_dataset_names()
 
 
 @dataclass
@@ -44,11 +38,13 @@ class IdDataConfig(ImageSetConfig):
 
     name: str = MISSING
     classes: int = field(default=10, metadata=at_least(2))
-    samples_per_class: int | None = field(default=None, metadata=ALL_OR_AT_LEAST_1)
-    val_split: str = field(default="test", metadata=choices(*VAL_SPLITS))
-    val_per_class: int = field(default=50, metadata=at_least(1))
-    test_per_class: int | None = field(default=None, metadata=ALL_OR_AT_LEAST_1)
-    seed: int = field(default=0, metadata=at_least(0))
+    samples_per_class: int | None = field(
+        default=IdSubset.samples_per_class, metadata=ALL_OR_AT_LEAST_1
+    )
+    val_split: str = field(default=IdSubset.val_split, metadata=choices(*VAL_SPLITS))
+    val_per_class: int = field(default=IdSubset.val_per_class, metadata=at_least(1))
+    test_per_class: int | None = field(default=IdSubset.test_per_class, metadata=ALL_OR_AT_LEAST_1)
+    seed: int = field(default=IdSubset.seed, metadata=at_least(0))
     augmentation: str = field(default="${aug.name}", metadata=choices(*AUGMENTATIONS))
 
 
@@ -92,7 +88,7 @@ class TorchvisionDataConfig(IdDataConfig):
     """Any ``torchvision.datasets`` class by name (``data.dataset=SVHN``)."""
 
     _target_: str = "tunnellab.data.torchvision_sets.build_torchvision_id"
-    dataset: str = field(default="SVHN", metadata=choices(source=_torchvision_names))
+    dataset: str = field(default="SVHN", metadata=choices(source=torchvision_dataset_names))
     name: str = "${.dataset}"
     root: str = "${paths.data_dir}"
     download: bool = False
@@ -185,7 +181,7 @@ class ImageFolderOodConfig(OodSetConfig):
 @dataclass
 class TorchvisionOodConfig(OodSetConfig):
     _target_: str = "tunnellab.data.torchvision_sets.build_torchvision"
-    dataset: str = field(default=MISSING, metadata=choices(source=_torchvision_names))
+    dataset: str = field(default=MISSING, metadata=choices(source=torchvision_dataset_names))
     root: str = "${paths.data_dir}"
     download: bool = False
     train_args: dict[str, Any] | None = None

@@ -7,12 +7,12 @@ wrong type fails at compose time. Value rules (ranges, allowed choices) live bes
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from omegaconf import MISSING
 
+from tunnellab.advise.nuisances import NUISANCES
 from tunnellab.config.rules import (
     Rule,
     at_least,
@@ -25,20 +25,17 @@ from tunnellab.config.rules import (
     positive,
     weights_source,
 )
+from tunnellab.models import list_models
+from tunnellab.models.external import TAP_DISCOVERY, timm_model_names, torchvision_model_names
+from tunnellab.models.taps import TAP_KINDS
+from tunnellab.probe.heads import ProbeRecipe
 
 AUGMENTATIONS = ("none", "rrc_flip")
-TAP_KINDS = ("paper", "blocks")
 LOGGER_KINDS = ("wandb", "csv", "none")
 WANDB_MODES = ("auto", "offline", "online", "disabled")
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps")
 PROBE_ACCURACIES = ("selected", "best", "last")
 PRECISIONS = ("32-true", "bf16-mixed", "16-mixed", "64-true")
-
-
-def _registered_models() -> list[str]:
-    from tunnellab.models import list_models
-
-    return list_models()
 
 
 @dataclass
@@ -68,7 +65,7 @@ class ModelConfig:
     """A backbone, built by ``tunnellab.models.create_model`` (timm-style registry)."""
 
     _target_: str = "tunnellab.models.create_model"
-    name: str = field(default=MISSING, metadata=choices(source=_registered_models))
+    name: str = field(default=MISSING, metadata=choices(source=list_models))
     num_classes: int = "${data.classes}"  # type: ignore[assignment]
     width: float = field(default=1.0, metadata=in_range(0.01, 4.0))
 
@@ -109,16 +106,24 @@ def _positive_numbers() -> dict[str, Rule]:
 
 @dataclass
 class ProbeConfig:
-    """Linear probes on every tap, trained together on cached features."""
+    """Linear probes on every tap, trained together on cached features.
+
+    The recipe keys default to :class:`tunnellab.probe.heads.ProbeRecipe`'s values (the paper's
+    CNN probes); ``conf/probe/*.yaml`` set only what differs.
+    """
 
     name: str = "paper_cnn"
-    epochs: int = field(default=30, metadata=at_least(1))
-    lr: float = field(default=1e-3, metadata=positive())
-    weight_decay: float = field(default=0.0, metadata=at_least(0.0))
-    batch_size: int = field(default=256, metadata=at_least(1))
-    label_smoothing: float = field(default=0.1, metadata=in_range(0.0, 0.99))
-    init_std: float = field(default=0.01, metadata=positive())
+    epochs: int = field(default=ProbeRecipe.epochs, metadata=at_least(1))
+    lr: float = field(default=ProbeRecipe.lr, metadata=positive())
+    weight_decay: float = field(default=ProbeRecipe.weight_decay, metadata=at_least(0.0))
+    batch_size: int = field(default=ProbeRecipe.batch_size, metadata=at_least(1))
+    label_smoothing: float = field(
+        default=ProbeRecipe.label_smoothing, metadata=in_range(0.0, 0.99)
+    )
+    init_std: float = field(default=ProbeRecipe.init_std, metadata=positive())
     holdout_fraction: float = field(default=0.1, metadata=in_range(0.0, 0.5))
+    # Which per-tap accuracy feeds the tunnel metrics: selected (epoch chosen on the held-out
+    # split of probe-train), best (best test epoch: the paper's protocol), or last.
     accuracy: str = field(default="selected", metadata=choices(*PROBE_ACCURACIES))
     # Numerical rank and NC1 of every tap on (up to 2,048) ID training samples.
     diagnostics: bool = True
@@ -130,7 +135,9 @@ class ProbeConfig:
     # A split whose features exceed this many GB streams to memory-mapped files (0 = always).
     ram_budget_gb: float = field(default=8.0, metadata=at_least(0.0))
     # Learning rates trained side by side per tap; the held-out split picks one (empty = off).
-    lr_grid: list[float] = field(default_factory=list, metadata=_positive_numbers())
+    lr_grid: list[float] = field(
+        default_factory=lambda: list(ProbeRecipe.lr_grid), metadata=_positive_numbers()
+    )
 
 
 @dataclass
@@ -171,7 +178,7 @@ class PathsConfig:
     cache_dir: str | None = None  # feature cache; None = <run dir>/features
 
 
-NUISANCE_NAMES = ("blur", "downscale_x4", "brightness_contrast", "jpeg_q20", "rotate_20")
+NUISANCE_NAMES: tuple[str, ...] = tuple(NUISANCES)
 
 
 def _nuisance_list_rule() -> dict[str, Rule]:
@@ -233,21 +240,6 @@ class RunConfig:
 
 
 # --- ViT-T and external (timm / torchvision) backbones ---------------------------------------
-TAP_DISCOVERY = ("blocks", "conv")
-
-
-def _timm_models() -> Iterable[str]:
-    from tunnellab.models.external import timm_model_names
-
-    return timm_model_names()
-
-
-def _torchvision_models() -> Iterable[str]:
-    from tunnellab.models.external import torchvision_model_names
-
-    return torchvision_model_names()
-
-
 @dataclass
 class ViTModelConfig(ModelConfig):
     """ViT-T / ViT-T+: a registry model plus stochastic depth and the input size."""
@@ -274,7 +266,7 @@ class TimmModelConfig(ExternalModelConfig):
     """Any timm model: ``model=timm model.name=<timm name>``."""
 
     _target_: str = "tunnellab.models.external.timm_backbone"
-    name: str = field(default=MISSING, metadata=known_name(_timm_models, "timm.list_models()"))
+    name: str = field(default=MISSING, metadata=known_name(timm_model_names, "timm.list_models()"))
     drop_path_rate: float = field(default=0.0, metadata=in_range(0.0, 0.9))
 
 
@@ -285,5 +277,5 @@ class TorchvisionModelConfig(ExternalModelConfig):
     _target_: str = "tunnellab.models.external.torchvision_backbone"
     name: str = field(
         default=MISSING,
-        metadata=known_name(_torchvision_models, "torchvision's classification models"),
+        metadata=known_name(torchvision_model_names, "torchvision's classification models"),
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
+from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 
@@ -12,7 +13,7 @@ from tunnellab.data.builders import dataset_builder
 from tunnellab.data.catalog import dataset_not_found
 from tunnellab.data.sources import FileSource, SplitSources
 from tunnellab.data.splits import fixed_split, stratified_holdout
-from tunnellab.data.subsets import id_sources
+from tunnellab.data.subsets import IdSubset, id_sources
 from tunnellab.errors import DatasetNotFoundError
 
 log = logging.getLogger("tunnellab")
@@ -170,25 +171,19 @@ def index_imagefolder(
 
 def index_imagefolder_id(
     path: str,
-    classes: int,
-    samples_per_class: int | None = None,
-    seed: int = 0,
-    val_split: str = "test",
-    val_per_class: int = 50,
-    test_per_class: int | None = None,
     train_dir: str | None = "train",
     test_dir: str | None = "test",
     test_fraction: float = 0.2,
     name: str = "imagefolder",
+    **subset: Any,
 ) -> SplitSources:
-    """An ID dataset from any class-per-folder tree (first ``classes`` classes, sorted)."""
-    train, test = folder_splits(path, train_dir, test_dir, test_fraction, seed, "data.path")
-    if classes < len(train.classes):
-        log.info("%s: using the first %d of %d classes", name, classes, len(train.classes))
-    return id_sources(
-        name, train, test, classes, samples_per_class, seed, val_split, val_per_class,
-        test_per_class,
-    )  # fmt: skip
+    """An ID dataset from any class-per-folder tree (first ``classes`` classes, sorted);
+    ``subset``: the keys of :class:`IdSubset`."""
+    how = IdSubset(**subset)
+    train, test = folder_splits(path, train_dir, test_dir, test_fraction, how.seed, "data.path")
+    if how.classes < len(train.classes):
+        log.info("%s: using the first %d of %d classes", name, how.classes, len(train.classes))
+    return id_sources(name, train, test, how)
 
 
 def index_ninco(root: str, test_fraction: float = 0.2, seed: int = 0) -> SplitSources:

@@ -8,6 +8,7 @@ import shutil
 from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
+from typing import Any
 
 from tqdm.auto import tqdm
 
@@ -15,9 +16,11 @@ from tunnellab.data.builders import dataset_builder
 from tunnellab.data.catalog import dataset_not_found
 from tunnellab.data.folders import image_files, scan_class_folders
 from tunnellab.data.sources import SplitSources
-from tunnellab.data.subsets import IMAGENET100_TRAIN, id_sources
+from tunnellab.data.subsets import IdSubset, id_sources
 from tunnellab.errors import DatasetNotFoundError
 
+#: images per split of the full ImageNet-100 (CMC classes)
+IMAGENET100_TRAIN = 126_689
 EXPECTED = {"train": IMAGENET100_TRAIN, "val": 5_000}
 SPLITS = ("train", "val")
 
@@ -32,18 +35,12 @@ def read_class_list(path: str | Path | None = None) -> list[str]:
 
 
 def index_imagenet100(
-    root: str,
-    classes: int = 100,
-    samples_per_class: int | None = None,
-    seed: int = 0,
-    val_split: str = "test",
-    val_per_class: int = 50,
-    test_per_class: int | None = None,
-    class_list: str | None = None,
-    name: str = "imagenet100",
+    root: str, class_list: str | None = None, name: str = "imagenet100", **subset: Any
 ) -> SplitSources:
     """``root/{train,val}/<wnid>/``: the first ``classes`` wnids (sorted), ``samples_per_class``
     seeded images each; the test split is every val image of those classes.
+
+    ``subset``: the keys of :class:`IdSubset` (``classes`` defaults to all 100).
     """
     root_path = Path(root).expanduser()
     wnids = sorted(read_class_list(class_list))
@@ -58,10 +55,7 @@ def index_imagenet100(
             raise dataset_not_found("imagenet100", folder, detail=detail, key="data.root")
     train = scan_class_folders(root_path / "train", wnids)
     test = scan_class_folders(root_path / "val", wnids)
-    return id_sources(
-        name, train, test, classes, samples_per_class, seed, val_split, val_per_class,
-        test_per_class,
-    )  # fmt: skip
+    return id_sources(name, train, test, IdSubset(**{"classes": 100, **subset}))
 
 
 build_imagenet100 = dataset_builder(index_imagenet100)

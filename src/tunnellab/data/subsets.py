@@ -9,13 +9,27 @@ code selected checkpoints on) or ``val_per_class`` held-out train images (``hold
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 
-from tunnellab.config.data_schema import VAL_SPLITS
 from tunnellab.data.sources import ImageSource, SplitSources
 from tunnellab.errors import ConfigError
+
+#: ``data.val_split``: validate on the test split itself, or on held-out training images
+VAL_SPLITS = ("test", "holdout")
+
+
+@dataclass(frozen=True)
+class IdSubset:
+    """Which images of an ID dataset a run uses: the subset keys every ``index_*_id`` takes."""
+
+    classes: int
+    samples_per_class: int | None = None
+    seed: int = 0
+    val_split: str = "test"
+    val_per_class: int = 50
+    test_per_class: int | None = None
 
 
 def first_classes(source: ImageSource, n_classes: int, dataset: str) -> ImageSource:
@@ -66,75 +80,43 @@ def per_class_sample(
     return np.sort(np.concatenate(chosen)) if chosen else np.zeros(0, dtype=np.int64)
 
 
-def id_sources(
-    name: str,
-    train: ImageSource,
-    test: ImageSource,
-    classes: int,
-    samples_per_class: int | None,
-    seed: int,
-    val_split: str = "test",
-    val_per_class: int = 50,
-    test_per_class: int | None = None,
-) -> SplitSources:
+def id_sources(name: str, train: ImageSource, test: ImageSource, subset: IdSubset) -> SplitSources:
     """Train / val / test sources of an ID dataset under the paper's class and sample subsets."""
-    train = first_classes(train, classes, name)
-    test = first_classes(test, classes, name)
-    if samples_per_class is not None:
+    train = first_classes(train, subset.classes, name)
+    test = first_classes(test, subset.classes, name)
+    sampled = subset.samples_per_class is not None
+    if sampled:
         picked = per_class_sample(
-            train.labels, train.classes, samples_per_class, seed, "data.samples_per_class"
-        )
+            train.labels, train.classes, subset.samples_per_class, subset.seed,
+            "data.samples_per_class",
+        )  # fmt: skip
     else:
         picked = np.arange(len(train))
-    if val_split not in VAL_SPLITS:
-        raise ConfigError(f"'data.val_split={val_split}' must be one of: {', '.join(VAL_SPLITS)}.")
+    if subset.val_split not in VAL_SPLITS:
+        raise ConfigError(
+            f"'data.val_split={subset.val_split}' must be one of: {', '.join(VAL_SPLITS)}."
+        )
     val = test
-    if val_split == "holdout":
+    if subset.val_split == "holdout":
         # Drawn with its own stream from the images not picked for training, so the training
         # images are the same whichever validation is used. Without a sample subset, the
         # held-out images leave the training split.
-        subset = samples_per_class is not None
         held = per_class_sample(
             train.labels,
             train.classes,
-            val_per_class,
-            seed + 1,
+            subset.val_per_class,
+            subset.seed + 1,
             "data.val_per_class",
-            exclude=picked if subset else None,
+            exclude=picked if sampled else None,
         )
-        if not subset:
+        if not sampled:
             picked = np.setdiff1d(picked, held)
         val = train.select(held)
-    if test_per_class is not None:
+    if subset.test_per_class is not None:
         test_index = per_class_sample(
-            test.labels, test.classes, test_per_class, seed + 2, "data.test_per_class", at_most=True
-        )
+            test.labels, test.classes, subset.test_per_class, subset.seed + 2,
+            "data.test_per_class", at_most=True,
+        )  # fmt: skip
         test = test.select(test_index)
-        val = test if val_split == "test" else val
+        val = test if subset.val_split == "test" else val
     return SplitSources(name=name, train=train.select(picked), test=test, val=val)
-
-
-#: training images per class of the balanced datasets, and ImageNet-100's total
-PER_CLASS_TRAIN = {"cifar10": 5_000, "cifar100": 500}
-IMAGENET100_TRAIN = 126_689
-
-
-def train_images(data: Any) -> int | None:
-    """How many images the ID config ``data`` trains on, when the config alone says it.
-
-    ``classes × samples_per_class`` for a sample subset; the full CIFAR classes or the full
-    ImageNet-100 (less a held-out validation); None otherwise (e.g. an image folder).
-    """
-    classes = int(data.classes)
-    if data.get("samples_per_class") is not None:
-        return classes * int(data.samples_per_class)
-    name = str(data.get("name"))
-    if name in PER_CLASS_TRAIN:
-        n = PER_CLASS_TRAIN[name] * classes
-    elif name == "imagenet100" and classes == 100:
-        n = IMAGENET100_TRAIN
-    else:
-        return None
-    if data.get("val_split") == "holdout":
-        n -= classes * int(data.val_per_class)
-    return n

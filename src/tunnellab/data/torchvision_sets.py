@@ -17,14 +17,15 @@ import numpy as np
 import torch
 import torchvision.datasets
 
-from tunnellab.config.data_schema import FLOWERS_TEST_SPLITS
 from tunnellab.data.builders import dataset_builder
 from tunnellab.data.catalog import DatasetInfo, dataset_not_found, torchvision_info
 from tunnellab.data.sources import ArraySource, FileSource, ImageSource, ItemSource, SplitSources
-from tunnellab.data.subsets import id_sources
+from tunnellab.data.subsets import IdSubset, id_sources
 from tunnellab.errors import ConfigError
 
 CIFAR_CLASSES = {"cifar10": "CIFAR10", "cifar100": "CIFAR100"}
+#: Flowers-102 ``test_split``: ``val`` (what the released code tested on) or ``test``
+FLOWERS_TEST_SPLITS = ("val", "test")
 
 
 def torchvision_dataset_names() -> list[str]:
@@ -147,26 +148,19 @@ def index_torchvision(
 def index_torchvision_id(
     dataset: str,
     root: str,
-    classes: int,
-    samples_per_class: int | None = None,
-    seed: int = 0,
-    val_split: str = "test",
-    val_per_class: int = 50,
-    test_per_class: int | None = None,
     download: bool = False,
     train_args: dict[str, Any] | None = None,
     test_args: dict[str, Any] | None = None,
     args: dict[str, Any] | None = None,
     name: str | None = None,
+    **subset: Any,
 ) -> SplitSources:
-    """Any torchvision dataset class by name, as the ID dataset (class/sample subsets apply)."""
+    """Any torchvision dataset class by name, as the ID dataset (``subset``: the keys of
+    :class:`IdSubset`)."""
     train, test = _torchvision_splits(
         dataset, root, download, train_args, test_args, args, "data.root"
     )
-    return id_sources(
-        name or dataset.lower(), train, test, classes, samples_per_class, seed, val_split,
-        val_per_class, test_per_class,
-    )  # fmt: skip
+    return id_sources(name or dataset.lower(), train, test, IdSubset(**subset))
 
 
 def _cifar(name: str, root: str, download: bool, config_key: str) -> tuple[ArraySource, ...]:
@@ -181,23 +175,11 @@ def _cifar(name: str, root: str, download: bool, config_key: str) -> tuple[Array
     )
 
 
-def index_cifar(
-    name: str,
-    root: str,
-    classes: int,
-    samples_per_class: int | None = None,
-    seed: int = 0,
-    val_split: str = "test",
-    val_per_class: int = 50,
-    test_per_class: int | None = None,
-    download: bool = False,
-) -> SplitSources:
-    """CIFAR-10 or CIFAR-100 as the ID dataset, at native 32² (class/sample subsets apply)."""
+def index_cifar(name: str, root: str, download: bool = False, **subset: Any) -> SplitSources:
+    """CIFAR-10 or CIFAR-100 as the ID dataset, at native 32² (``subset``: the keys of
+    :class:`IdSubset`)."""
     train, test = _cifar(name, root, download, "data.root")
-    return id_sources(
-        name, train, test, classes, samples_per_class, seed, val_split, val_per_class,
-        test_per_class,
-    )  # fmt: skip
+    return id_sources(name, train, test, IdSubset(**subset))
 
 
 def index_cifar_ood(name: str, root: str, download: bool = False) -> SplitSources:

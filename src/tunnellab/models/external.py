@@ -35,7 +35,6 @@ import torch
 from torch import nn
 from torchvision.ops.misc import Permute
 
-from tunnellab.config.schema import TAP_DISCOVERY
 from tunnellab.errors import ConfigError
 from tunnellab.models.taps import Tap, check_tap_kind
 
@@ -54,6 +53,9 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+#: ``tap_discovery``: children of block containers, or every ``Conv2d`` output (module docstring)
+TAP_DISCOVERY: tuple[str, ...] = ("blocks", "conv")
 
 _FAMILIES = {"visiontransformer": "vit", "swintransformer": "swin"}  # else the class name
 _CONTAINERS = (nn.Sequential, nn.ModuleList)

@@ -18,9 +18,9 @@ from pytorch_lightning.loggers import Logger
 from torch import nn
 
 from tunnellab.atomic import atomic_write_text
-from tunnellab.config.instantiate import instantiate_node
 from tunnellab.data.arrays import DatasetSplits
 from tunnellab.errors import ConfigError
+from tunnellab.instantiate import instantiate_node
 from tunnellab.pretrain.datamodule import ArraysDataModule
 from tunnellab.pretrain.module import BackboneClassifier
 

@@ -13,9 +13,9 @@ import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
 from tunnellab.atomic import atomic_write
-from tunnellab.data.subsets import train_images
 from tunnellab.metrics.tunnel import tunnel_metrics
 from tunnellab.probe.stage import DatasetProbe, ProbeReport
+from tunnellab.variables import RUN_VARIABLES
 
 PROBE_RESULTS = "probe_results.csv"
 TUNNEL_METRICS = "tunnel_metrics.csv"
@@ -43,26 +43,28 @@ def config_hash(cfg: DictConfig) -> str:
     return hashlib.sha256(json.dumps(resolved, sort_keys=True).encode()).hexdigest()[:12]
 
 
-def run_variables(cfg: DictConfig, model_meta: dict[str, Any], n_params: int) -> dict[str, Any]:
-    """The run's variables (docs/architecture.md#result-files) attached to every result row."""
-    n_train = train_images(cfg.data)  # None when unknown from the config (e.g. an image folder)
-    return {
+def run_variables(
+    cfg: DictConfig, model_meta: dict[str, Any], n_params: int, train_images: int | None
+) -> dict[str, Any]:
+    """The run variables (:data:`tunnellab.variables.RUN_VARIABLES`) attached to every result row.
+
+    ``train_images``: how many images the backbone trained on (the loaded ID training split);
+    over-parameterisation is ``n_params / train_images`` (None when unknown).
+    """
+    computed = {
         "run_id": f"{cfg.name}-{config_hash(cfg)}",
-        "model": cfg.model.name,
-        "width": cfg.model.get("width", 1.0),  # external (timm/torchvision) models: none
-        "resolution": cfg.data.resolution,
-        "augmentation": cfg.aug.name,
-        "id_dataset": cfg.data.name,
-        "id_classes": cfg.data.classes,
-        "samples_per_class": cfg.data.samples_per_class,
-        "seed": cfg.seed,
-        "taps_kind": cfg.taps,
-        "depth": model_meta.get("depth"),
-        "stem": model_meta.get("stem"),
-        "spatial_reduction": model_meta.get("spatial_reduction"),
         "params": n_params,
-        "overparam": n_params / n_train if n_train else None,
+        "overparam": n_params / train_images if train_images else None,
     }
+    values = {}
+    for variable in RUN_VARIABLES:
+        if variable.source == "config":
+            values[variable.name] = variable.from_config(cfg)
+        elif variable.source == "model":
+            values[variable.name] = model_meta.get(variable.name)
+        else:
+            values[variable.name] = computed[variable.name]
+    return values
 
 
 def effective_accuracy(report: ProbeReport, which: str) -> str:

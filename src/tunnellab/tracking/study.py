@@ -22,20 +22,13 @@ from tunnellab.analysis.table import level_text, natural_key, sorted_levels
 from tunnellab.atomic import atomic_write_text
 from tunnellab.metrics.tunnel import tunnel_strength
 from tunnellab.tracking.tracker import WandbTracker
+from tunnellab.variables import variable_names
 
 STUDY_RUNS = "study_runs.csv"
 STUDY_LEVELS = "study_levels.csv"
 STUDY_FIGURE = "study_retained"  # .png + .pdf
 #: The run variables a study varies (the derived ones, depth or stem, follow ``model``).
-STUDY_VARIABLES: tuple[str, ...] = (
-    "model",
-    "width",
-    "resolution",
-    "augmentation",
-    "id_dataset",
-    "id_classes",
-    "samples_per_class",
-)
+STUDY_VARIABLES: tuple[str, ...] = variable_names(studied=True)
 
 
 @dataclass

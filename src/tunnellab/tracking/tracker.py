@@ -17,6 +17,7 @@ from pytorch_lightning.loggers import CSVLogger, Logger, WandbLogger
 
 from tunnellab.distributed import is_rank_zero
 from tunnellab.tracking.wandb_mode import resolve_wandb_mode
+from tunnellab.variables import RUN_VARIABLES
 
 
 class Tracker:
@@ -163,17 +164,8 @@ def wandb_run_id(run_id: str, run_dir: Path) -> str:
 
 
 def variable_tags(cfg: DictConfig) -> list[str]:
-    """Tags for the study variables, so W&B can filter and group by them."""
-    data = cfg.data
-    return [
-        f"model={cfg.model.name}",
-        f"res={data.resolution}",
-        f"aug={cfg.aug.name}",
-        f"id={data.name}",
-        f"classes={data.get('classes')}",
-        f"spc={data.get('samples_per_class')}",
-        f"seed={cfg.seed}",
-    ]
+    """Tags for the study variables, so W&B can filter and group by them (``res=224``)."""
+    return [f"{v.tag}={v.from_config(cfg)}" for v in RUN_VARIABLES if v.tag is not None]
 
 
 def readable_name(cfg: DictConfig, run_id: str) -> str:

@@ -1,7 +1,7 @@
 """``make data-check``: for every real dataset config, found or missing, images per split, classes.
 
 Only indexes (file lists, label files): nothing is decoded, downloaded or cached.
-``python -m tunnellab.data.check [--data-dir DIR]`` (default: ``paths.data_dir`` as configured).
+``python -m tunnellab.cli.data_check [--data-dir DIR]`` (default: ``paths.data_dir`` as configured).
 """
 
 from __future__ import annotations
