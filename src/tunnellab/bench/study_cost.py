@@ -257,12 +257,38 @@ def _ood_sizes(cfg: DictConfig) -> list[tuple[int, int]]:
     return sizes
 
 
+#: Training images per class of the datasets whose size the config alone determines.
+PER_CLASS_TRAIN = {"cifar10": 5_000, "cifar100": 500}
+
+
+def expected_train_images(data: DictConfig) -> int | None:
+    """How many images the ID config ``data`` trains on, from the datasets' published sizes.
+
+    ``classes × samples_per_class`` for a sample subset; the full CIFAR classes or the full
+    ImageNet-100 (less a held-out validation); None otherwise. An estimate for planning: a run
+    itself counts the split it loaded.
+    """
+    from tunnellab.data.imagenet100 import IMAGENET100_TRAIN
+
+    classes = int(data.classes)
+    if data.get("samples_per_class") is not None:
+        return classes * int(data.samples_per_class)
+    name = str(data.get("name"))
+    if name in PER_CLASS_TRAIN:
+        n = PER_CLASS_TRAIN[name] * classes
+    elif name == "imagenet100" and classes == 100:
+        n = IMAGENET100_TRAIN
+    else:
+        return None
+    if data.get("val_split") == "holdout":
+        n -= classes * int(data.val_per_class)
+    return n
+
+
 def job_from_config(study: str, cfg: DictConfig, head_banks: int = PAPER_HEAD_BANKS) -> StudyJob:
     """The cost-relevant facts of one composed job config."""
-    from tunnellab.data.subsets import train_images
-
     data = cfg.data
-    n_train = train_images(data)
+    n_train = expected_train_images(data)
     if n_train is None or str(data.name) not in ID_TEST_PER_CLASS:
         raise KeyError(f"ID dataset {data.name}: size unknown")
     classes = int(data.classes)
