@@ -39,7 +39,8 @@ def format_run_summary(result: RunResult) -> str:
     ]
     if result.tracker_kind == "wandb" and result.tracker_location:
         lines.append(
-            f"  W&B          {_rel(result.tracker_location)}  (upload: wandb sync <that dir>)"
+            f"  W&B          {_rel(result.tracker_location)}  "
+            f"(upload, every launch: wandb sync {_rel(Path(result.run_dir) / 'wandb')})"
         )
     elif result.tracker_kind == "csv":
         lines.append(f"  CSV logs     {_rel(result.tracker_location)}")

@@ -37,6 +37,7 @@ from torchvision.ops.misc import Permute
 
 from tunnellab.errors import ConfigError
 from tunnellab.models.taps import Tap, check_tap_kind
+from tunnellab.models.weights_io import compare_state, load_weights_file
 
 __all__ = [
     "TAP_DISCOVERY",
@@ -63,6 +64,7 @@ _WEIGHT_LAYERS = (nn.modules.conv._ConvNd, nn.Linear)
 _ACTIVATIONS = (nn.ReLU, nn.GELU, nn.SiLU, nn.Hardswish, nn.LeakyReLU, nn.ReLU6)
 _WRAPPER_KEYS = ("state_dict", "model", "teacher", "module", "network")
 _KEY_PREFIXES = ("module.", "backbone.", "model.", "encoder.", "base_encoder.")
+_WEIGHTS_EXPECTED = "a .pth/.pt/.bin/.safetensors file holding a state dict of this model"
 
 
 # ------------------------------------------------------------------------------ names ---
@@ -361,29 +363,22 @@ def weights_file(weights: str | Path) -> Path:
 
 
 def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
-    """Tensors of a checkpoint file, unwrapped from ``state_dict``/``model``/... containers."""
-    path = Path(path)
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
+    """Tensors of a checkpoint file, unwrapped from ``state_dict``/``model``/... containers.
 
-        state: Any = load_file(str(path), device="cpu")
-    else:
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as err:
-            raise ConfigError(
-                f"weights file '{path}' cannot be read as tensors only ({type(err).__name__}); "
-                'if you trust it, re-save its state dict: python -c "import torch; '
-                f"torch.save(torch.load('{path}', weights_only=False)['state_dict'], "
-                "'clean.pth')\""
-            ) from None
+    Loaded through :func:`~tunnellab.models.weights_io.load_weights_file`: never unpickles code.
+    """
+    path = Path(path)
+    state: Any = load_weights_file(path, "model.weights", _WEIGHTS_EXPECTED)
     while isinstance(state, dict):
         inner = next((state[k] for k in _WRAPPER_KEYS if isinstance(state.get(k), dict)), None)
         if inner is None:
             break
         state = inner
     if not isinstance(state, dict):
-        raise ConfigError(f"weights file '{path}' holds no state dict")
+        raise ConfigError(
+            f"'model.weights={path}' holds a {type(state).__name__}, not a state dict; "
+            f"expected {_WEIGHTS_EXPECTED}"
+        )
     return {k: v for k, v in state.items() if isinstance(v, torch.Tensor)}
 
 
@@ -413,14 +408,11 @@ def load_weights(
     """
     own = model.state_dict()
     fits = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
-    wrong = [k for k, v in state.items() if k in own and own[k].shape != v.shape]
-    missing = [k for k in own if k not in state and not k.endswith("num_batches_tracked")]
-    bad = [k for k in wrong + missing if not _is_under(k, head_path)]
-    if bad:
+    bad = compare_state(own, state, ignore=lambda k: _is_under(k, head_path))
+    if bad.missing or bad.reshaped:
         raise ConfigError(
-            f"weights '{source}' do not fit {type(model).__name__}: "
-            f"{len(missing)} tensors missing, {len(wrong)} with other shapes "
-            f"(e.g. {', '.join(bad[:4])}); check model.name matches the checkpoint"
+            f"weights '{source}' do not fit {type(model).__name__}: {bad.describe()}; "
+            "check model.name matches the checkpoint"
         )
     unexpected = [k for k in state if k not in own]
     if unexpected:

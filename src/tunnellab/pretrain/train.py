@@ -21,6 +21,7 @@ from tunnellab.atomic import atomic_write_text
 from tunnellab.data.arrays import DatasetSplits
 from tunnellab.errors import ConfigError
 from tunnellab.instantiate import instantiate_node
+from tunnellab.models.weights_io import check_fits, load_weights_file, state_dict_of
 from tunnellab.pretrain.datamodule import ArraysDataModule
 from tunnellab.pretrain.module import BackboneClassifier
 
@@ -69,14 +70,8 @@ def check_resolution_fits(model: nn.Module, name: str, resolution: int) -> None:
 def load_backbone(cfg: DictConfig, checkpoint: str | Path) -> nn.Module:
     """The backbone with the weights of a pretraining checkpoint (Lightning or plain state dict)."""
     path = Path(checkpoint)
-    if not path.is_file():
-        raise ConfigError(
-            f"checkpoint '{path}' does not exist; pass checkpoint=<run dir>/checkpoints/best.ckpt "
-            "of a finished pretraining run"
-        )
-    state = torch.load(path, map_location="cpu", weights_only=False)
-    weights = state.get("state_dict", state)
-    weights = {k.removeprefix("model."): v for k, v in weights.items()}
+    expected = "<run dir>/checkpoints/best.ckpt of a finished pretraining run, or a state dict"
+    weights = state_dict_of(load_weights_file(path, "checkpoint", expected), f"'checkpoint={path}'")
     model = build_backbone(cfg)
     trained_classes = _head_classes(model, weights)
     if trained_classes is not None and trained_classes != cfg.model.num_classes:
@@ -85,6 +80,7 @@ def load_backbone(cfg: DictConfig, checkpoint: str | Path) -> nn.Module:
         with open_dict(cfg):
             cfg.model.num_classes = trained_classes
         model = build_backbone(cfg)
+    check_fits(model, weights, path, "checkpoint", cfg.model.name)
     model.load_state_dict(weights)
     return model.eval()
 
@@ -163,7 +159,9 @@ def pretrain(
     )
     resume = ckpt_dir / LAST
     resumed = resume.is_file()
-    trainer.fit(module, datamodule=data, ckpt_path=str(resume) if resumed else None)
+    trainer.fit(
+        module, datamodule=data, ckpt_path=str(resume) if resumed else None, weights_only=True
+    )
     best_val = (
         float(checkpoint.best_model_score) if checkpoint.best_model_score is not None else 0.0
     )

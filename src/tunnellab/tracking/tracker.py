@@ -7,6 +7,7 @@ share a run. Result files are always written locally; trackers only mirror them.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -16,8 +17,18 @@ from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.loggers import CSVLogger, Logger, WandbLogger
 
 from tunnellab.distributed import is_rank_zero
-from tunnellab.tracking.wandb_mode import resolve_wandb_mode
+from tunnellab.tracking.wandb_log import carried_summary, merge_summaries
+from tunnellab.tracking.wandb_mode import (
+    INIT_TIMEOUT_S,
+    REACH_TIMEOUT_S,
+    drop_empty_wandb_mode,
+    resolve_wandb_mode,
+    server_unreachable,
+    wandb_base_url,
+)
 from tunnellab.variables import RUN_VARIABLES
+
+log = logging.getLogger(__name__)
 
 
 class Tracker:
@@ -84,24 +95,36 @@ class WandbTracker(Tracker):
         import wandb
 
         self._wandb = wandb
+        drop_empty_wandb_mode()
         mode = resolve_wandb_mode(cfg.logger.mode)
         os.environ.setdefault("WANDB_SILENT", "true")
-        self.run = wandb.init(
-            project=cfg.logger.project,
-            entity=cfg.logger.entity,
-            group=cfg.logger.group or cfg.name,
-            job_type=job_type,
-            tags=tags if tags is not None else [*cfg.logger.tags, *variable_tags(cfg)],
-            name=name or readable_name(cfg, run_id),
-            id=wandb_run_id(run_id, run_dir),
-            resume="allow",  # a relaunched job continues its own W&B run, never a second one
-            dir=str(run_dir),
-            mode=mode,
-            config=config if config is not None else OmegaConf.to_container(cfg, resolve=True),
-            reinit="finish_previous",
-        )
+        wandb_id = wandb_run_id(run_id, run_dir)
+        self._carried = carried_summary(Path(run_dir) / "wandb", wandb_id)  # earlier launches
+        init = {
+            "project": cfg.logger.project,
+            "entity": cfg.logger.entity,
+            "group": cfg.logger.group or cfg.name,
+            "job_type": job_type,
+            "tags": tags if tags is not None else [*cfg.logger.tags, *variable_tags(cfg)],
+            "name": name or readable_name(cfg, run_id),
+            "id": wandb_id,
+            "resume": "allow",  # a relaunched job continues its own W&B run, never a second one
+            "dir": str(run_dir),
+            "config": config if config is not None else OmegaConf.to_container(cfg, resolve=True),
+            "reinit": "finish_previous",
+        }
+        self.run, mode, problem = _start_run(wandb, init, mode)
+        if problem is not None:
+            log.warning(
+                "W&B: %s; logging offline to %s; upload later with: %s",
+                problem,
+                Path(self.run.dir).parent,
+                sync_command(run_dir),
+            )
         self.mode = mode
         self.location = str(Path(self.run.dir).parent) if mode != "disabled" else None
+        if mode != "disabled":
+            define_metrics(self.run)
 
     def lightning_loggers(self) -> list[Logger]:
         return [WandbLogger(experiment=self.run)]
@@ -154,7 +177,62 @@ class WandbTracker(Tracker):
         self.run.summary.update(summary)
 
     def finish(self, exit_code: int = 0) -> None:
+        """Close the run; after a relaunch its summary is the whole run's (every launch)."""
+        if self._carried and self.mode != "disabled":
+            summary = self.run.summary  # wandb's Summary: keys() and get(), no iteration
+            current = {key: summary.get(key) for key in list(summary.keys())}
+            merged = merge_summaries(self._carried, current)
+            self.run.summary.update({k: v for k, v in merged.items() if current.get(k) != v})
         self.run.finish(exit_code=exit_code)
+
+
+# What a reader expects of a summary: the best validation accuracy, not the last one.
+METRIC_SUMMARIES = {
+    "val/acc": "max,last",
+    "train/acc": "max,last",
+    "train/loss": "min,last",
+}
+STEP_METRIC = "trainer/global_step"  # what Lightning logs; W&B's own _step restarts per launch
+
+
+def define_metrics(run: Any) -> None:
+    """Summaries of the pretraining metrics (:data:`METRIC_SUMMARIES`), plotted against the
+    trainer's global step; other keys keep W&B's default (the last value)."""
+    run.define_metric(STEP_METRIC)
+    for name, summary in METRIC_SUMMARIES.items():
+        run.define_metric(name, step_metric=STEP_METRIC, summary=summary)
+    for pattern in ("train/*", "val/*", "test/*", "lr-*", "epoch"):
+        run.define_metric(pattern, step_metric=STEP_METRIC)
+
+
+def sync_command(run_dir: str | Path) -> str:
+    """The command that uploads every launch of the run(s) in ``run_dir`` as one W&B run each."""
+    return f"wandb sync {Path(run_dir) / 'wandb'}"
+
+
+def _start_run(wandb: Any, init: dict[str, Any], mode: str) -> tuple[Any, str, str | None]:
+    """``wandb.init`` in ``mode``, and why it went offline instead of online (or None).
+
+    Online start-up is bounded: the server must accept a connection within
+    :data:`REACH_TIMEOUT_S` and ``wandb.init`` answer within :data:`INIT_TIMEOUT_S`; otherwise
+    (network down, no egress, a rejected key) the run is logged offline.
+    """
+    if mode != "online":
+        return wandb.init(**init, mode=mode), mode, None
+    problem = server_unreachable(wandb_base_url(), REACH_TIMEOUT_S)
+    if problem is None:
+        try:
+            settings = wandb.Settings(init_timeout=INIT_TIMEOUT_S)
+            return wandb.init(**init, mode="online", settings=settings), "online", None
+        except Exception as err:  # auth, timeout, server errors: never end the run for W&B
+            problem = f"wandb.init failed ({_first_line(err)})"
+            wandb.teardown()  # the service still holds the failed run's id
+    return wandb.init(**init, mode="offline"), "offline", problem
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
 
 
 def wandb_run_id(run_id: str, run_dir: Path) -> str:
