@@ -34,6 +34,7 @@ def test_two_rank_ddp_run_writes_one_result(tmp_path):
     assert info["world_size"] == 2
     pretrain = json.loads((run_dir / "checkpoints" / "pretrain.json").read_text())
     assert pretrain["world_size"] == 2 and pretrain["epochs_run"] >= 1
+    assert pretrain["batch_size_per_device"] == 16  # optim.batch_size=32 is the global batch
     metrics = pd.read_csv(run_dir / "tunnel_metrics.csv")
     assert metrics["retained"].between(0, 100).all() and len(metrics) == 3
     assert len(list((run_dir / "wandb").glob("offline-run-*"))) == 1  # rank 0 only

@@ -127,6 +127,8 @@ def stage_for(cfg: DictConfig, run_dir: Path, model: nn.Module) -> ProbeStage:
         taps=model.taps(cfg.taps),
         recipe=dataclass_from_node(ProbeRecipe, probe_cfg),
         holdout_fraction=probe_cfg.holdout_fraction,
+        holdout=probe_cfg.holdout,
+        norm=cfg.data.get("norm", "imagenet"),
         seed=cfg.seed,
         device=resolve_device(probe_cfg.device),
         cache=FeatureCache(cfg.paths.cache_dir or run_dir / "features"),

@@ -1,10 +1,12 @@
 """Batch normalisation and the batched RandomResizedCrop + flip."""
 
+import pytest
 import torch
 
 from tunnellab.data.transforms import (
     IMAGENET_MEAN,
     IMAGENET_STD,
+    NORM_STATS,
     normalize,
     random_resized_crop_flip,
 )
@@ -48,3 +50,20 @@ def test_small_crop_zooms_in():
     out = random_resized_crop_flip(x, scale=(0.05, 0.05), flip_p=0.0)
     per_image_std = out.flatten(1).std(1)
     assert (per_image_std < x[0].flatten().std()).float().mean() > 0.5
+
+
+@pytest.mark.parametrize("norm", ["imagenet", "cifar10", "cifar100"])
+def test_normalize_equals_torchvision_normalize_with_the_named_statistics(norm):
+    from torchvision.transforms import Normalize
+
+    images = torch.randint(0, 256, (2, 3, 5, 5), dtype=torch.uint8)
+    mean, std = NORM_STATS[norm]
+    expected = Normalize(mean, std)(images.float() / 255.0)
+    torch.testing.assert_close(normalize(images, norm), expected)
+
+
+def test_cifar_statistics_are_the_released_train_set_values():
+    assert NORM_STATS["cifar10"] == ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2615))
+    assert NORM_STATS["cifar100"] == ((0.5071, 0.4867, 0.4408), (0.2675, 0.2565, 0.2761))
+    with pytest.raises(ValueError, match="unknown normalisation 'svhn'"):
+        normalize(torch.zeros(1, 3, 2, 2, dtype=torch.uint8), "svhn")

@@ -10,13 +10,13 @@ import pytest
 import timm
 import torch
 import torchvision
-from hydra.utils import instantiate
 from omegaconf import DictConfig, open_dict
 from safetensors.torch import save_file
 from torch import nn
 
 from tunnellab.config import compose_config, config_dir
 from tunnellab.errors import ConfigError
+from tunnellab.instantiate import instantiate_node
 from tunnellab.models import TapRecorder, pool_feature, tap_dims
 from tunnellab.models.external import (
     ExternalBackbone,
@@ -223,12 +223,12 @@ def test_names_are_validated_with_close_matches(compose) -> None:
 
 def test_configs_build_wrappers_and_run_variables(compose) -> None:
     cfg = compose("model=timm", "model.name=test_vit", "model.tap_discovery=conv")
-    model = instantiate(cfg.model)
+    model = instantiate_node(cfg.model)
     assert isinstance(model, ExternalBackbone) and model.head.out_features == cfg.data.classes
     assert [t.name for t in model.taps()] == ["patch_embed.proj"]
     variables = run_variables(cfg, model.meta, 1000, train_images=None)
     assert variables["width"] == 1.0 and variables["depth"] == 1 and variables["stem"] == 16
-    tv = instantiate(compose("model=torchvision", "model.name=squeezenet1_1").model)
+    tv = instantiate_node(compose("model=torchvision", "model.name=squeezenet1_1").model)
     assert tv.head_path == "classifier.1" and tv.meta["source"] == "torchvision"
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-from hydra.utils import instantiate
 
+from tunnellab.instantiate import instantiate_node
 from tunnellab.models import (
     TapRecorder,
     VisionTransformer,
@@ -136,7 +136,7 @@ def test_drop_path_rate_is_linear_over_depth() -> None:
 def test_config_builds_the_paper_vit(compose) -> None:
     cfg = compose("model=vit_t_plus", "model.width=0.0625", "data.resolution=64")
     assert cfg.model.drop_path_rate == 0.1 and cfg.model.img_size == 64
-    model = instantiate(cfg.model)
+    model = instantiate_node(cfg.model)
     assert isinstance(model, VisionTransformer) and len(model.taps()) == 18
     assert model.pos_embed.shape == (1, 64, 12)
-    assert compose("optim=paper_vit").optim.batch_size == 96
+    assert compose("optim=paper_vit").optim.batch_size == 384  # global: 4 GPUs x 96

@@ -13,7 +13,7 @@ from typing import Any
 from omegaconf import MISSING
 
 from tunnellab.config.rules import at_least, choices, in_range, optional_at_least
-from tunnellab.config.schema import AUGMENTATIONS
+from tunnellab.config.schema import AUGMENTATIONS, norm_field
 from tunnellab.data.subsets import VAL_SPLITS, IdSubset
 from tunnellab.data.torchvision_sets import FLOWERS_TEST_SPLITS, torchvision_dataset_names
 
@@ -46,6 +46,7 @@ class IdDataConfig(ImageSetConfig):
     test_per_class: int | None = field(default=IdSubset.test_per_class, metadata=ALL_OR_AT_LEAST_1)
     seed: int = field(default=IdSubset.seed, metadata=at_least(0))
     augmentation: str = field(default="${aug.name}", metadata=choices(*AUGMENTATIONS))
+    norm: str = norm_field()  # mean/std of pretraining and of every extraction of the backbone
 
 
 @dataclass

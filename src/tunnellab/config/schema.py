@@ -36,6 +36,37 @@ WANDB_MODES = ("auto", "offline", "online", "disabled")
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps")
 PROBE_ACCURACIES = ("selected", "best", "last")
 PRECISIONS = ("32-true", "bf16-mixed", "16-mixed", "64-true")
+# model.family: the row of the paper's recipe tables (conf/optim/paper.yaml, conf/probe/paper.yaml)
+MODEL_FAMILIES = ("vggm", "resnet", "vit", "convnext")
+DECAY_MODES = ("all", "timm")
+PROBE_HOLDOUTS = ("shared", "separate", "none")
+PROBE_ORDERS = ("shuffle", "fixed")
+
+
+def _norm_names() -> list[str]:
+    from tunnellab.data.transforms import NORM_STATS
+
+    return list(NORM_STATS)
+
+
+def norm_field() -> Any:
+    """``data.norm``: the mean/std the backbone is trained and probed with."""
+    return field(default="imagenet", metadata=choices(source=_norm_names))
+
+
+def _repeats_rule() -> dict[str, Rule]:
+    """DeiT-style repeated augmentation: 0 (off) or a repeat count of at least 2."""
+    return Rule(
+        check=lambda v: isinstance(v, int) and (v == 0 or v >= 2),
+        allowed=lambda: "0 (off) or a repeat count >= 2",
+    ).as_metadata()
+
+
+def _optional_family() -> dict[str, Rule]:
+    return Rule(
+        check=lambda v: v is None or v in MODEL_FAMILIES,
+        allowed=lambda: "null or one of: " + ", ".join(MODEL_FAMILIES),
+    ).as_metadata()
 
 
 @dataclass
@@ -50,6 +81,7 @@ class LabDataConfig:
     val_per_class: int = field(default=50, metadata=at_least(1))
     test_per_class: int = field(default=100, metadata=at_least(1))
     seed: int = 0
+    norm: str = norm_field()
 
 
 @dataclass
@@ -68,6 +100,7 @@ class ModelConfig:
     name: str = field(default=MISSING, metadata=choices(source=list_models))
     num_classes: int = "${data.classes}"  # type: ignore[assignment]
     width: float = field(default=1.0, metadata=in_range(0.01, 4.0))
+    family: str | None = field(default=None, metadata=_optional_family())
 
 
 @dataclass
@@ -91,6 +124,12 @@ class OptimConfig:
     warmup_epochs: float = field(default=5.0, metadata=at_least(0.0))
     warmup_start_factor: float = field(default=0.01, metadata=in_range(1e-6, 1.0))
     label_smoothing: float = field(default=0.1, metadata=in_range(0.0, 0.99))
+    # Repeated augmentation (DeiT's RASampler) with this many repeats; 0 = one shuffled pass.
+    repeated_aug: int = field(default=0, metadata=_repeats_rule())
+    # all: AdamW decays every parameter; timm: not biases, norms, position embeddings, tokens.
+    decay: str = field(default="all", metadata=choices(*DECAY_MODES))
+    # The paper's recipe table (conf/optim/paper.yaml): rows the ${paper_recipe:...} keys read.
+    table: dict[str, Any] = field(default_factory=dict)
 
 
 EXTRACT_PRECISIONS = ("auto", "fp32", "bf16")
@@ -122,9 +161,19 @@ class ProbeConfig:
     )
     init_std: float = field(default=ProbeRecipe.init_std, metadata=positive())
     holdout_fraction: float = field(default=0.1, metadata=in_range(0.0, 0.5))
+    # shared: one head bank on (1 - holdout_fraction) of probe-train gives acc_best/last/selected;
+    # separate: the bank on all of probe-train (acc_best/last), a second on the split only for
+    # acc_selected (the paper's protocol); none: all of probe-train, no acc_selected.
+    holdout: str = field(default="shared", metadata=choices(*PROBE_HOLDOUTS))
     # Which per-tap accuracy feeds the tunnel metrics: selected (epoch chosen on the held-out
     # split of probe-train), best (best test epoch: the paper's protocol), or last.
     accuracy: str = field(default="selected", metadata=choices(*PROBE_ACCURACIES))
+    # Minibatches: shuffle (seeded, every epoch) or fixed (the split's stored order every epoch).
+    order: str = field(default="shuffle", metadata=choices(*PROBE_ORDERS))
+    # Repeated sampling of the probe-train features (DeiT's RASampler); 0 = off.
+    repeated_aug: int = field(default=0, metadata=_repeats_rule())
+    # The paper's probe table (conf/probe/paper.yaml): rows the ${paper_probe:...} keys read.
+    table: dict[str, Any] = field(default_factory=dict)
     # Numerical rank and NC1 of every tap on (up to 2,048) ID training samples.
     diagnostics: bool = True
     # 256: on CPU 1.4x faster than 512 (activations stay in cache); ample for a GPU.
@@ -259,6 +308,7 @@ class ExternalModelConfig:
     tap_discovery: str = field(default="blocks", metadata=choices(*TAP_DISCOVERY))
     img_size: int = "${data.resolution}"  # type: ignore[assignment]
     width: float = field(default=1.0, metadata=no_width_multiplier())
+    family: str | None = field(default=None, metadata=_optional_family())
 
 
 @dataclass

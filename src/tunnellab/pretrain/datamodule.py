@@ -9,6 +9,7 @@ from torch.utils.data import DataLoader, Sampler
 from tunnellab.data.arrays import DatasetSplits, ImageArrays
 from tunnellab.data.loading import BatchedTensorDataset, keep_batch
 from tunnellab.data.transforms import normalize, random_resized_crop_flip
+from tunnellab.pretrain.samplers import RepeatedAugSampler, process_group, seeded_permutation
 
 
 class EpochShuffleSampler(Sampler[int]):
@@ -32,16 +33,8 @@ class EpochShuffleSampler(Sampler[int]):
 
     def __iter__(self):
         rank, world = process_group()
-        gen = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
-        order = torch.randperm(self.n, generator=gen)
+        order = seeded_permutation(self.n, self.seed, self.epoch)
         return iter(order[: len(self) * world][rank::world].tolist())
-
-
-def process_group() -> tuple[int, int]:
-    """``(rank, world size)`` of the running DDP job; ``(0, 1)`` outside one."""
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
-        return torch.distributed.get_rank(), torch.distributed.get_world_size()
-    return 0, 1
 
 
 class ArraysDataModule(pl.LightningDataModule):
@@ -49,7 +42,10 @@ class ArraysDataModule(pl.LightningDataModule):
 
     ``augmentation`` is ``"none"`` or ``"rrc_flip"`` (train batches only). Shuffling and
     augmentation draws depend only on ``(seed, epoch, step)``: resuming from a checkpoint replays
-    exactly the batches an uninterrupted run would have seen.
+    exactly the batches an uninterrupted run would have seen. ``batch_size`` is this process's
+    share of the global batch; ``norm`` names the mean/std (``NORM_STATS``); ``repeated_aug``
+    > 0 reads DeiT's repeated-augmentation order (:class:`RepeatedAugSampler`) instead of one
+    shuffled pass.
     """
 
     def __init__(
@@ -61,6 +57,8 @@ class ArraysDataModule(pl.LightningDataModule):
         flip_p: float = 0.5,
         num_workers: int = 0,
         seed: int = 0,
+        norm: str = "imagenet",
+        repeated_aug: int = 0,
     ) -> None:
         super().__init__()
         if splits.val is None:
@@ -71,7 +69,12 @@ class ArraysDataModule(pl.LightningDataModule):
         self.scale_min = scale_min
         self.flip_p = flip_p
         self.num_workers = num_workers
-        self.sampler = EpochShuffleSampler(len(splits.train), seed)
+        self.norm = norm
+        self.sampler: EpochShuffleSampler | RepeatedAugSampler = (
+            RepeatedAugSampler(len(splits.train), repeated_aug, seed)
+            if repeated_aug
+            else EpochShuffleSampler(len(splits.train), seed)
+        )
         self._aug_generator = torch.Generator()
         self._aug_step = (-1, 0)  # (epoch, step within epoch)
 
@@ -104,7 +107,7 @@ class ArraysDataModule(pl.LightningDataModule):
         self, batch: tuple[torch.Tensor, torch.Tensor], dataloader_idx: int
     ) -> tuple[torch.Tensor, torch.Tensor]:
         images, labels = batch
-        x = normalize(images)
+        x = normalize(images, self.norm)
         if self.augmentation == "rrc_flip" and self.trainer is not None and self.trainer.training:
             x = random_resized_crop_flip(
                 x,

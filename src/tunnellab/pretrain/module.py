@@ -8,11 +8,14 @@ import torch.nn.functional as F
 from torch import nn
 from torchmetrics.classification import MulticlassAccuracy
 
-from tunnellab.pretrain.recipe import build_optimizer, build_scheduler
+from tunnellab.pretrain.recipe import build_optimizer, build_scheduler, decay_groups
 
 
 class BackboneClassifier(pl.LightningModule):
-    """Cross-entropy with label smoothing; logs ``train/loss``, ``train/acc``, ``val/acc``."""
+    """Cross-entropy with label smoothing; logs ``train/loss``, ``train/acc``, ``val/acc``.
+
+    ``decay`` picks which parameters AdamW decays (:func:`~tunnellab.pretrain.recipe.decay_groups`).
+    """
 
     def __init__(
         self,
@@ -23,6 +26,7 @@ class BackboneClassifier(pl.LightningModule):
         warmup_epochs: float,
         warmup_start_factor: float,
         label_smoothing: float,
+        decay: str = "all",
     ) -> None:
         super().__init__()
         self.model = model
@@ -54,8 +58,9 @@ class BackboneClassifier(pl.LightningModule):
         self.log("test/acc", self.test_acc, on_step=False, on_epoch=True)
 
     def configure_optimizers(self):
+        groups = decay_groups(self.model, self.hparams.weight_decay, self.hparams.decay)
         optimizer = build_optimizer(
-            self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay
+            groups, lr=self.hparams.lr, weight_decay=self.hparams.weight_decay
         )
         steps_per_epoch = max(1, self.trainer.estimated_stepping_batches // self.trainer.max_epochs)
         scheduler = build_scheduler(

@@ -1,9 +1,12 @@
-"""The paper's pretraining and probing recipes as data, read by ``optim=paper`` / ``probe=paper``.
+"""Resolvers that read the paper's recipe tables for the composed job (``optim=paper``,
+``probe=paper``).
 
-PAPER.md, "Pretraining recipe" and "Probe recipe": the learning rate, batch size and epochs depend
-on the architecture, the ID dataset, whether the run is a class/sample subset, and augmentation.
-Config files ask for a value with the ``paper_recipe`` resolver, so a sweep over ``model`` (or
-``data``, ``aug``) picks each job's recipe by itself.
+The numbers live in YAML only: ``optim.table`` (conf/optim/paper.yaml) and ``probe.table``
+(conf/probe/paper.yaml) hold one row per ``model.family``; a cell given per model is a
+``{model.name: value}`` map. ``${paper_recipe:KEY}`` and ``${paper_probe:KEY}`` pick this job's
+row by ``model.family`` and its column by the ID dataset, subset and augmentation, so a sweep
+over ``model`` (or ``data``, ``aug``) resolves each job's recipe by itself; ``--cfg job
+--resolve`` prints the numbers a job uses. docs/protocol.md#pretraining-recipe gives the sources.
 """
 
 from __future__ import annotations
@@ -12,33 +15,10 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-# (lr, batch, epochs without augmentation, epochs with augmentation)
-_CNN_BATCH = 512
-_VIT_BATCH = 96
-_EPOCHS = {
-    "vggm11": (100, 70),
-    "vggm17": (100, 100),
-    "resnet18": (100, 80),
-    "resnet34": (100, 100),
-    "vit_t": (100, 40),
-    "vit_t_plus": (100, 60),
-}
-_SUBSET_EPOCHS = (100, 100)
-_PROBE = {
-    "cnn": {"lr": 1e-3, "weight_decay": 0.0, "batch_size": 256},
-    "vit": {"lr": 1e-2, "weight_decay": 1e-4, "batch_size": 512},
-}
+from tunnellab.errors import ConfigError
+
 CIFAR = ("cifar10", "cifar100")
-
-
-def _family(model: str) -> str:
-    if model.startswith("vit"):
-        return "vit"
-    return "resnet" if model.startswith("resnet") else "vggm"
-
-
-def _base_model(model: str) -> str:
-    return model.removesuffix("_dagger")
+PRETRAIN_KEYS = ("lr", "batch_size", "epochs", "repeated_aug", "decay", "precision")
 
 
 def is_subset(data: DictConfig) -> bool:
@@ -48,34 +28,71 @@ def is_subset(data: DictConfig) -> bool:
     return data.get("classes", 100) != 100 or data.get("samples_per_class") is not None
 
 
-def pretrain_value(key: str, root: DictConfig) -> Any:
-    """One field of the paper's pretraining recipe for the composed run ``root``."""
-    model = _base_model(str(root.model.name))
-    family = _family(model)
-    subset = is_subset(root.data)
+def family_row(root: DictConfig, group: str) -> DictConfig:
+    """The row of ``<group>.table`` for the job's ``model.family``."""
+    model = root.model
+    family = model.get("family")
+    table = root[group].get("table") or {}
+    if family is None:
+        raise ConfigError(
+            f"'model.family' is not set for model '{model.name}', and the paper's {group} recipe "
+            f"picks its row by it; set model.family to one of: {', '.join(table) or 'none'}."
+        )
+    if family not in table:
+        raise ConfigError(
+            f"'{group}.table' has no row for 'model.family={family}' (model '{model.name}'); "
+            f"its rows are: {', '.join(table) or 'none (use {group}=paper)'}."
+        )
+    return table[family]
+
+
+def cell(root: DictConfig, group: str, column: str) -> Any:
+    """One cell of the job's row; a ``{model name: value}`` cell gives the job model's value."""
+    row = family_row(root, group)
+    where = f"{group}.table.{root.model.family}"
+    if column not in row:
+        raise ConfigError(f"'{where}' has no column '{column}'; it has: {', '.join(row)}.")
+    value = row[column]
+    if isinstance(value, DictConfig):
+        name = str(root.model.name)
+        if name not in value:
+            raise ConfigError(
+                f"'{where}.{column}' gives no value for model '{name}'; it has: {', '.join(value)}."
+            )
+        value = value[name]
+    return value
+
+
+def pretrain_column(key: str, root: DictConfig) -> str:
+    """The table column the pretraining value ``key`` comes from for this job."""
     augmented = root.aug.name != "none"
     if key == "lr":
-        if family == "vit":
-            return 8e-4
-        if family == "resnet":
-            return 1e-2
         if root.data.get("name") in CIFAR:
-            return 1e-2
-        return 8e-3 if subset else 6e-3
-    if key == "batch_size":
-        return _VIT_BATCH if family == "vit" else _CNN_BATCH
+            return "lr_cifar"
+        return "lr_subset" if is_subset(root.data) else "lr"
     if key == "epochs":
-        epochs = _SUBSET_EPOCHS if subset else _EPOCHS.get(model, (100, 100))
-        return epochs[int(augmented)]
-    raise KeyError(f"paper_recipe has no pretraining value '{key}'")
+        if is_subset(root.data):
+            return "epochs_subset"
+        return "epochs_aug" if augmented else "epochs"
+    return key
+
+
+def pretrain_value(key: str, root: DictConfig) -> Any:
+    """One value of the paper's pretraining recipe for the composed job ``root``."""
+    if key not in PRETRAIN_KEYS:
+        raise ConfigError(
+            f"'${{paper_recipe:{key}}}' names no recipe value; use one of: "
+            + ", ".join(PRETRAIN_KEYS)
+            + "."
+        )
+    if key == "repeated_aug" and root.aug.name == "none":
+        return 0  # repeated augmentation only where there is augmentation
+    return cell(root, "optim", pretrain_column(key, root))
 
 
 def probe_value(key: str, root: DictConfig) -> Any:
-    """One field of the paper's probe recipe (CNN or ViT) for the composed run ``root``."""
-    kind = "vit" if _family(_base_model(str(root.model.name))) == "vit" else "cnn"
-    if key not in _PROBE[kind]:
-        raise KeyError(f"paper_probe has no value '{key}'")
-    return _PROBE[kind][key]
+    """One value of the paper's probe recipe for the composed job ``root``."""
+    return cell(root, "probe", key)
 
 
 def register_resolvers() -> None:

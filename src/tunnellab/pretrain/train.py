@@ -94,6 +94,17 @@ def _head_classes(model: nn.Module, weights: dict[str, torch.Tensor]) -> int | N
     return int(weights[name].shape[0]) if name in weights else None
 
 
+def per_device_batch(global_batch: int, processes: int) -> int:
+    """Each process's share of ``optim.batch_size`` (the global batch) over ``processes``."""
+    if global_batch % processes:
+        raise ConfigError(
+            f"'optim.batch_size={global_batch}' is the global batch and must split evenly over "
+            f"the {processes} training processes (trainer.devices x trainer.num_nodes); use a "
+            f"multiple of {processes}, or another device count."
+        )
+    return global_batch // processes
+
+
 def quiet_lightning() -> None:
     """Drop Lightning's start-up chatter (accelerator lines, tips, a known deprecation warning)."""
     for name in ("pytorch_lightning.utilities.rank_zero", "pytorch_lightning.accelerators.cuda"):
@@ -131,14 +142,7 @@ def pretrain(
         warmup_epochs=cfg.optim.warmup_epochs,
         warmup_start_factor=cfg.optim.warmup_start_factor,
         label_smoothing=cfg.optim.label_smoothing,
-    )
-    data = ArraysDataModule(
-        id_data,
-        batch_size=cfg.optim.batch_size,
-        augmentation=cfg.aug.name,
-        scale_min=cfg.aug.scale_min,
-        flip_p=cfg.aug.flip_p,
-        seed=cfg.seed,
+        decay=cfg.optim.decay,
     )
     checkpoint = ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor="val/acc", mode="max")
     # Written after every epoch whatever the score (save_last only follows the monitored saves),
@@ -155,7 +159,17 @@ def pretrain(
         default_root_dir=str(run_dir),
         logger=loggers or False,
         callbacks=callbacks,
-        use_distributed_sampler=False,  # EpochShuffleSampler shards itself under DDP
+        use_distributed_sampler=False,  # the samplers shard themselves under DDP
+    )
+    data = ArraysDataModule(
+        id_data,
+        batch_size=per_device_batch(cfg.optim.batch_size, trainer.num_devices * trainer.num_nodes),
+        augmentation=cfg.aug.name,
+        scale_min=cfg.aug.scale_min,
+        flip_p=cfg.aug.flip_p,
+        seed=cfg.seed,
+        norm=cfg.data.get("norm", "imagenet"),
+        repeated_aug=cfg.optim.repeated_aug,
     )
     resume = ckpt_dir / LAST
     resumed = resume.is_file()
@@ -174,5 +188,6 @@ def pretrain(
     )
     if trainer.is_global_zero:
         info = {"best_val_acc": best_val, "epochs_run": outcome.epochs_run}
-        atomic_write_text(done, json.dumps({**info, "world_size": outcome.world_size}))
+        info |= {"world_size": outcome.world_size, "batch_size_per_device": data.batch_size}
+        atomic_write_text(done, json.dumps(info))
     return outcome

@@ -80,10 +80,12 @@ def extract_features(
     sink: FeatureSink | None = None,
     precision: str = "auto",
     channels_last: bool = True,
+    norm: str = "imagenet",
 ) -> SplitFeatures:
     """Run ``model`` once over ``arrays`` and hand every tap's pooled fp16 features to ``sink``.
 
-    The model is put in eval mode on ``device``.
+    The model is put in eval mode on ``device``; images are standardised with ``norm``'s
+    mean/std (the backbone's, ``data.norm``).
     """
     device = torch.device(device)
     precision = resolve_precision(precision, device)
@@ -100,7 +102,7 @@ def extract_features(
     ):
         for start in tqdm(range(0, n, batch_size), desc=desc, leave=False, unit="batch"):
             images = arrays.images[start : start + batch_size].to(device, non_blocking=True)
-            logits = model(normalize(images).contiguous(memory_format=fmt))
+            logits = model(normalize(images, norm).contiguous(memory_format=fmt))
             features = [to_fp16(f) for f in recorder.features]
             if not opened:
                 sink.open(n, [f.shape[1] for f in features], logits.shape[1], device)

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from tunnellab.data.sampling import repeated_augmentation_order
 from tunnellab.probe.features import SplitFeatures, width_groups
 from tunnellab.probe.optim import FlatAdamW
 from tunnellab.probe.sources import FeatureSource, make_source
@@ -32,7 +33,8 @@ class ProbeRecipe:
     """Hyper-parameters of the probes (the paper's: AdamW, label smoothing 0.1, 30 epochs).
 
     ``lr_grid`` (empty = off) trains one head per (tap, lr) and keeps, per tap, the lr with the
-    best held-out accuracy (best test accuracy when no held-out split is kept).
+    best held-out accuracy (best test accuracy when no held-out split is kept). ``order`` and
+    ``repeated_aug`` shape the minibatches (:func:`minibatch_schedule`).
     """
 
     epochs: int = 30
@@ -42,6 +44,8 @@ class ProbeRecipe:
     label_smoothing: float = 0.1
     init_std: float = 0.01
     lr_grid: tuple[float, ...] = ()
+    order: str = "shuffle"
+    repeated_aug: int = 0
 
     @property
     def lrs(self) -> tuple[float, ...]:
@@ -53,12 +57,16 @@ class ProbeRecipe:
 class ProbeCurves:
     """Per-tap accuracies, and the per-epoch histories they were read from (epochs × taps).
 
-    With an lr grid the histories are those of each tap's chosen lr (``lr``).
+    With an lr grid the histories are those of each tap's chosen lr (``lr``). When a second head
+    bank (trained without the held-out part) gives the selection, ``selection_test_history`` is
+    its test history: ``acc_selected`` reads it, ``acc_best`` / ``acc_last`` read
+    ``test_history``.
     """
 
     test_history: np.ndarray
     holdout_history: np.ndarray | None
     lr: np.ndarray | None = None
+    selection_test_history: np.ndarray | None = None
 
     @property
     def acc_best(self) -> np.ndarray:
@@ -80,7 +88,21 @@ class ProbeCurves:
         epochs = self.selected_epoch
         if epochs is None:
             return np.full(self.test_history.shape[1], np.nan)
-        return self.test_history[epochs, np.arange(self.test_history.shape[1])]
+        history = self.test_history
+        if self.selection_test_history is not None:
+            history = self.selection_test_history
+        return history[epochs, np.arange(history.shape[1])]
+
+    def with_selection(self, selection: ProbeCurves | None) -> ProbeCurves:
+        """These curves, with ``acc_selected`` taken from the held-out bank ``selection``."""
+        if selection is None:
+            return self
+        return ProbeCurves(
+            test_history=self.test_history,
+            holdout_history=selection.holdout_history,
+            lr=self.lr,
+            selection_test_history=selection.test_history,
+        )
 
 
 def head_init(width: int, n_classes: int, std: float, seed: int, tap: int) -> torch.Tensor:
@@ -184,14 +206,35 @@ def sorted_batches(order: torch.Tensor, batch_size: int) -> list[torch.Tensor]:
     return batches
 
 
+PROBE_ORDERS = ("shuffle", "fixed")
+
+
 def minibatch_schedule(
-    fit_index: torch.Tensor, batch_size: int, seed: int, epochs: int
+    fit_index: torch.Tensor,
+    batch_size: int,
+    seed: int,
+    epochs: int,
+    order: str = "shuffle",
+    repeated_aug: int = 0,
 ) -> Iterator[list[torch.Tensor]]:
-    """Every epoch's minibatches of ``fit_index``: a seeded shuffle, cut and sorted."""
+    """Every epoch's minibatches of ``fit_index``, cut and sorted.
+
+    ``order``: ``shuffle`` (a seeded permutation per epoch) or ``fixed`` (``fit_index`` as it
+    is, every epoch: the released CNN probes read their feature files unshuffled).
+    ``repeated_aug`` > 0: the epoch is DeiT's repeated-augmentation list of that order
+    (:func:`~tunnellab.data.sampling.repeated_augmentation_order`), as the released ViT probes
+    read it on 4 GPUs; its global batches are consecutive chunks of the list.
+    """
+    if order not in PROBE_ORDERS:
+        raise ValueError(f"order must be one of {PROBE_ORDERS}, got {order!r}")
     generator = torch.Generator().manual_seed(seed)
     for _ in range(epochs):
-        order = fit_index[torch.randperm(len(fit_index), generator=generator)]
-        yield sorted_batches(order, batch_size)
+        epoch = fit_index
+        if order == "shuffle":
+            epoch = fit_index[torch.randperm(len(fit_index), generator=generator)]
+        if repeated_aug:
+            epoch = repeated_augmentation_order(epoch, repeated_aug)
+        yield sorted_batches(epoch, batch_size)
 
 
 def _dims(features: Features) -> list[int]:
@@ -274,7 +317,9 @@ def train_linear_probes(
     train_labels, test_labels = train_labels.long(), test_labels.long()
     labels_on_device = train_labels.to(device)
     chunk = _eval_chunk(dims, groups)
-    schedule = minibatch_schedule(fit_index, recipe.batch_size, seed, recipe.epochs)
+    schedule = minibatch_schedule(
+        fit_index, recipe.batch_size, seed, recipe.epochs, recipe.order, recipe.repeated_aug
+    )
 
     shape = (recipe.epochs, n_taps, bank.n_lrs)
     test_history = np.zeros(shape)

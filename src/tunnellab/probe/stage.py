@@ -59,9 +59,17 @@ def _clocks() -> tuple[float, float]:
     return time.perf_counter(), time.process_time()
 
 
+HOLDOUT_MODES = ("shared", "separate", "none")
+
+
 class ProbeStage:
     """Probes one backbone on several datasets, sharing the extraction cache.
 
+    ``holdout``: ``shared`` trains one head bank on probe-train minus its held-out
+    ``holdout_fraction`` (acc_best / last / selected all from it); ``separate`` trains the bank
+    that gives acc_best / last on all of probe-train and a second bank on the split for
+    acc_selected only (the paper's protocol keeps its numbers); ``none`` trains on all of it
+    and has no acc_selected. ``norm`` names the input mean/std (``NORM_STATS``).
     ``seconds`` / ``cpu_seconds`` accumulate the wall / process CPU time spent extracting (or
     loading) features and training heads.
     """
@@ -78,10 +86,16 @@ class ProbeStage:
         extract_batch_size: int = 256,
         ram_budget_gb: float = 8.0,
         precision: str = "auto",
+        holdout: str = "shared",
+        norm: str = "imagenet",
     ) -> None:
+        if holdout not in HOLDOUT_MODES:
+            raise ValueError(f"holdout must be one of {HOLDOUT_MODES}, got {holdout!r}")
         self.model = model
         self.taps = taps
         self.recipe = recipe
+        self.holdout = holdout
+        self.norm = norm
         self.holdout_fraction = holdout_fraction
         self.seed = seed
         self.device = device
@@ -115,6 +129,7 @@ class ProbeStage:
             resolution=arrays.resolution,
             taps=[(t.name, t.module, t.side, t.pool, t.transform) for t in self.taps],
             precision=self.precision,
+            norm=self.norm,
         )
 
         def compute(sink: FeatureSink) -> SplitFeatures:
@@ -127,6 +142,7 @@ class ProbeStage:
                 desc=f"extract {splits.name}/{split}",
                 sink=sink,
                 precision=self.precision,
+                norm=self.norm,
             )
 
         started = _clocks()
@@ -144,29 +160,52 @@ class ProbeStage:
         self.seconds[part] += wall - started[0]
         self.cpu_seconds[part] += cpu - started[1]
 
+    def held_out(self, labels: torch.Tensor) -> np.ndarray | None:
+        """The held-out part of a probe-train split (None with ``holdout='none'`` or fraction 0)."""
+        if self.holdout == "none":
+            return None
+        return holdout_indices(labels, self.holdout_fraction, self.seed)
+
     def train_heads(
         self, train: SplitFeatures, test: SplitFeatures, n_classes: int, desc: str = "probes"
     ) -> ProbeCurves:
-        """All heads trained on ``train`` (minus its held-out part), scored on ``test`` per epoch.
+        """All heads trained on ``train`` (per ``holdout``), scored on ``test`` per epoch.
 
         Training never sees ``test``: the same ``train`` with another ``test`` gives the same heads.
         """
         started = _clocks()
-        curves = train_linear_probes(
+        held_out = self.held_out(train.labels)
+        if self.holdout == "separate":
+            curves = self._bank(train, test, n_classes, None, desc)
+            if held_out is not None:
+                selection = self._bank(train, test, n_classes, held_out, f"{desc} (selection)")
+                curves = curves.with_selection(selection)
+        else:
+            curves = self._bank(train, test, n_classes, held_out, desc)
+        self._account("heads", started)
+        return curves
+
+    def _bank(
+        self,
+        train: SplitFeatures,
+        test: SplitFeatures,
+        n_classes: int,
+        held_out: np.ndarray | None,
+        desc: str,
+    ) -> ProbeCurves:
+        return train_linear_probes(
             train,
             train.labels,
             test,
             test.labels,
             n_classes=n_classes,
             recipe=self.recipe,
-            holdout_index=holdout_indices(train.labels, self.holdout_fraction, self.seed),
+            holdout_index=held_out,
             seed=self.seed,
             device=self.device,
             desc=desc,
             window_bytes=max(MIN_PAGE_WINDOW, self.ram_budget_bytes // 4),
         )
-        self._account("heads", started)
-        return curves
 
     def probe(
         self, splits: DatasetSplits, role: str, dataset_key: object
@@ -175,12 +214,12 @@ class ProbeStage:
         train = self.features(splits, "train", dataset_key)
         test = self.features(splits, "test", dataset_key)
         curves = self.train_heads(train, test, splits.n_classes, desc=f"probe {splits.name}")
-        holdout = holdout_indices(train.labels, self.holdout_fraction, self.seed)
+        held_out = self.held_out(train.labels) if self.holdout == "shared" else None
         probe = DatasetProbe(
             name=splits.name,
             role=role,
             n_classes=splits.n_classes,
-            n_train=len(train.labels) - (0 if holdout is None else len(holdout)),
+            n_train=len(train.labels) - (0 if held_out is None else len(held_out)),  # acc_best's
             n_test=len(test.labels),
             curves=curves,
         )
