@@ -23,8 +23,8 @@ from tunnellab.data.arrays import DatasetSplits
 from tunnellab.errors import ConfigError
 from tunnellab.pretrain.datamodule import ArraysDataModule
 from tunnellab.pretrain.module import BackboneClassifier
+from tunnellab.tracking.identity import CHECKPOINT_DIR, claim_run_dir, record_backbone
 
-CHECKPOINT_DIR = "checkpoints"
 BEST = "best.ckpt"
 LAST = "last.ckpt"
 DONE = "pretrain.json"
@@ -112,9 +112,17 @@ def quiet_lightning() -> None:
 def pretrain(
     cfg: DictConfig, run_dir: Path, id_data: DatasetSplits, loggers: list[Logger]
 ) -> PretrainOutcome:
-    """Train ``cfg.model`` on ``id_data`` with ``cfg.optim``; resumes from ``last.ckpt``."""
+    """Train ``cfg.model`` on ``id_data`` with ``cfg.optim``; resumes from ``last.ckpt``.
+
+    Checkpoints are reused or resumed only when ``checkpoints/identity.json`` says this config
+    made them (see :mod:`tunnellab.tracking.identity`).
+    """
     ckpt_dir = run_dir / CHECKPOINT_DIR
     done = ckpt_dir / DONE
+    claim_run_dir(cfg, run_dir, results=False)
+    identity = record_backbone(cfg, run_dir)
+    # identity.json sits in the checkpoint dir from the start: not a sign of another run's files.
+    warnings.filterwarnings("ignore", message=r".*exists and is not empty.*")
     if done.is_file() and (ckpt_dir / BEST).is_file():
         info = json.loads(done.read_text())
         return PretrainOutcome(
@@ -175,6 +183,6 @@ def pretrain(
         world_size=trainer.world_size,
     )
     if trainer.is_global_zero:
-        info = {"best_val_acc": best_val, "epochs_run": outcome.epochs_run}
+        info = {"best_val_acc": best_val, "epochs_run": outcome.epochs_run, "identity": identity}
         atomic_write_text(done, json.dumps({**info, "world_size": outcome.world_size}))
     return outcome
