@@ -22,10 +22,10 @@ SWEEP = [
 COLUMNS = ["dataset", "tap_index", "acc_best", "acc_last", "acc_selected"]
 
 
-def _launch(sweep_dir: Path) -> subprocess.Popen:
+def _launch(sweep_dir: Path, args: list[str] = SWEEP) -> subprocess.Popen:
     cmd = [
         str(Path(sys.executable).parent / "tunnellab-run"),
-        *SWEEP,
+        *args,
         f"hydra.sweep.dir={sweep_dir}",
     ]
     env = {**os.environ, "WANDB_MODE": "offline"}
@@ -60,6 +60,8 @@ def test_killed_sweep_relaunches_to_the_same_results(tmp_path, wandb_run_ids):
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
     assert (sweep / "0" / "done.json").is_file() and not (sweep / "1" / "done.json").exists()
+    # Killed mid-training (not after it): the relaunch has epochs left to resume.
+    assert not (sweep / "1" / "checkpoints" / "pretrain.json").exists()
     job0_done = (sweep / "0" / "done.json").stat().st_mtime_ns
 
     _finish(_launch(sweep))
@@ -86,3 +88,22 @@ def test_killed_sweep_relaunches_to_the_same_results(tmp_path, wandb_run_ids):
         metrics = pd.read_csv(sweep / job / "tunnel_metrics.csv")
         assert row.retained_mean == pytest.approx(metrics["retained"].mean())
     assert len(wandb_run_ids(sweep / "wandb")) == 1
+
+
+def test_a_sweep_relaunched_with_another_override_is_refused_job_by_job(tmp_path):
+    """Same sweep dir, a changed override: every job refuses, nothing is reused or relabelled."""
+    sweep = tmp_path / "sweep"
+    base = ["-m", "experiment=smoke", "seed=0,1", "logger=none"]
+    _finish(_launch(sweep, base))
+    jobs = [sweep / "0", sweep / "1"]
+    kept = {p: p.read_bytes() for j in jobs for p in j.rglob("*") if p.suffix in {".ckpt", ".csv"}}
+    overrides = {j: (j / ".hydra" / "overrides.yaml").read_text() for j in jobs}
+
+    proc = _launch(sweep, [*base, "optim.epochs=3"])
+    _, err = proc.communicate(timeout=600)
+    assert proc.returncode != 0
+    assert "optim.epochs 2 → 3" in err.decode() and "overwrite=true" in err.decode()
+    assert {p: p.read_bytes() for p in kept} == kept
+    for job in jobs:  # each job checked its own dir and put back Hydra's record of its overrides
+        assert (job / ".hydra" / "overrides.yaml").read_text() == overrides[job], job
+        assert not list(job.glob("replaced-*"))

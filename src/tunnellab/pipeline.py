@@ -36,6 +36,7 @@ from tunnellab.probe.cache import FeatureCache
 from tunnellab.probe.features import SplitFeatures
 from tunnellab.probe.heads import ProbeRecipe
 from tunnellab.probe.stage import ProbeStage, resolve_device, run_probe_stage
+from tunnellab.tracking.identity import DONE, check_backbone, claim_run_dir, done_record
 from tunnellab.tracking.results import (
     config_hash,
     metric_rows,
@@ -45,8 +46,6 @@ from tunnellab.tracking.results import (
     write_tables,
 )
 from tunnellab.tracking.tracker import Tracker, start_tracker
-
-DONE = "done.json"
 
 
 @dataclass
@@ -275,6 +274,7 @@ def _record_scheduler(run_dir: Path) -> None:
 
 def run_pretrain(cfg: DictConfig, run_dir: Path) -> PretrainOutcome:
     """Only pretrain: the best checkpoint lands in ``<run dir>/checkpoints/best.ckpt``."""
+    claim_run_dir(cfg, Path(run_dir), results=False)
     run_dir = _prepare(cfg, run_dir)
     with tracked(cfg, run_dir, "pretrain") as tracker:
         return pretrain(cfg, run_dir, instantiate_dataset(cfg.data), tracker.lightning_loggers())
@@ -290,8 +290,12 @@ def probe_target(cfg: DictConfig, run_dir: Path) -> tuple[nn.Module, Path | None
 
 
 def run_probe(cfg: DictConfig, run_dir: Path) -> RunResult:
-    """Only probe: ``cfg.checkpoint`` (default ``<run dir>/checkpoints/best.ckpt``)."""
+    """Only probe: ``cfg.checkpoint`` (default ``<run dir>/checkpoints/best.ckpt``, which must
+    have been pretrained with this config)."""
     run_dir = Path(run_dir)
+    if not cfg.checkpoint:
+        check_backbone(cfg, run_dir, run_dir / CHECKPOINT_DIR / BEST)
+    claim_run_dir(cfg, run_dir, backbone=False)
     model, checkpoint = probe_target(cfg, run_dir)
     run_dir = _prepare(cfg, run_dir)
     with tracked(cfg, run_dir, "probe") as tracker:
@@ -307,9 +311,11 @@ def run(cfg: DictConfig, run_dir: Path) -> RunResult | None:
     """Pretrain then probe; returns the earlier result when ``run_dir`` already holds this run.
 
     In a multi-process (DDP) job every rank pretrains; only rank 0 probes and writes (the others
-    return None).
+    return None). Work in ``run_dir`` made by another config is an error, or moved aside with
+    ``overwrite=true`` (:func:`tunnellab.tracking.identity.claim_run_dir`).
     """
     run_dir = Path(run_dir)
+    claim_run_dir(cfg, run_dir)
     if cfg.skip_if_done and (previous := _load_done(run_dir, cfg)) is not None:
         return previous
     run_dir = _prepare(cfg, run_dir)
@@ -331,7 +337,7 @@ def run(cfg: DictConfig, run_dir: Path) -> RunResult | None:
 
 def _mark_done(run_dir: Path, cfg: DictConfig, result: RunResult) -> None:
     info = {
-        "config_hash": config_hash(cfg),
+        **done_record(cfg, run_dir),
         "run_id": result.run_id,
         "checkpoint": str(result.checkpoint) if result.checkpoint else None,
         "backbone_id_accuracy": result.backbone_id_accuracy,

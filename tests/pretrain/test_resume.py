@@ -46,6 +46,9 @@ def test_killed_run_resumes_and_matches_an_uninterrupted_run(tmp_path):
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
     assert not (interrupted / "tunnel_metrics.csv").exists()
+    # Killed mid-training (epochs left), with the record of the config that started it.
+    assert not (interrupted / "checkpoints" / "pretrain.json").exists()
+    assert (interrupted / "checkpoints" / "identity.json").is_file()
 
     resumed = _start(interrupted)
     _, err = resumed.communicate(timeout=300)

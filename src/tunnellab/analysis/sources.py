@@ -73,9 +73,14 @@ def metrics_from_probes(probes: pd.DataFrame) -> pd.DataFrame:
 
 
 def find_run_dirs(root: Path) -> list[Path]:
-    """Every directory under ``root`` (itself included) holding a result table."""
+    """Every directory under ``root`` (itself included) holding a result table, except the old
+    results that ``overwrite=true`` moved into a ``replaced-<time>/`` folder."""
     found = {p.parent for name in (TUNNEL_METRICS, PROBE_RESULTS) for p in root.rglob(name)}
-    return sorted(found)
+    return sorted(d for d in found if not _replaced(d.relative_to(root)))
+
+
+def _replaced(path: Path) -> bool:
+    return any(part.startswith("replaced-") for part in path.parts)  # tracking.identity's folders
 
 
 def load_sweep(root: str | Path) -> SourceData:

@@ -281,6 +281,7 @@ class RunConfig:
     seed: int = field(default=0, metadata=at_least(0))
     name: str = "run"
     skip_if_done: bool = True
+    overwrite: bool = False  # another config's work in the run dir: moved aside, not an error
     checkpoint: str | None = None  # tunnellab-probe: weights to probe (default <run dir>/best)
     threads: int | None = field(
         default=None, metadata=optional_at_least(1, meaning="PyTorch's default")

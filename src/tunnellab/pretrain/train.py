@@ -24,8 +24,8 @@ from tunnellab.instantiate import instantiate_node
 from tunnellab.models.weights_io import check_fits, load_weights_file, state_dict_of
 from tunnellab.pretrain.datamodule import ArraysDataModule
 from tunnellab.pretrain.module import BackboneClassifier
+from tunnellab.tracking.identity import CHECKPOINT_DIR, claim_run_dir, record_backbone
 
-CHECKPOINT_DIR = "checkpoints"
 BEST = "best.ckpt"
 LAST = "last.ckpt"
 DONE = "pretrain.json"
@@ -119,9 +119,17 @@ def quiet_lightning() -> None:
 def pretrain(
     cfg: DictConfig, run_dir: Path, id_data: DatasetSplits, loggers: list[Logger]
 ) -> PretrainOutcome:
-    """Train ``cfg.model`` on ``id_data`` with ``cfg.optim``; resumes from ``last.ckpt``."""
+    """Train ``cfg.model`` on ``id_data`` with ``cfg.optim``; resumes from ``last.ckpt``.
+
+    Checkpoints are reused or resumed only when ``checkpoints/identity.json`` says this config
+    made them (see :mod:`tunnellab.tracking.identity`).
+    """
     ckpt_dir = run_dir / CHECKPOINT_DIR
     done = ckpt_dir / DONE
+    claim_run_dir(cfg, run_dir, results=False)
+    identity = record_backbone(cfg, run_dir)
+    # identity.json sits in the checkpoint dir from the start: not a sign of another run's files.
+    warnings.filterwarnings("ignore", message=r".*exists and is not empty.*")
     if done.is_file() and (ckpt_dir / BEST).is_file():
         info = json.loads(done.read_text())
         return PretrainOutcome(
@@ -187,7 +195,7 @@ def pretrain(
         world_size=trainer.world_size,
     )
     if trainer.is_global_zero:
-        info = {"best_val_acc": best_val, "epochs_run": outcome.epochs_run}
+        info = {"best_val_acc": best_val, "epochs_run": outcome.epochs_run, "identity": identity}
         info |= {"world_size": outcome.world_size, "batch_size_per_device": data.batch_size}
         atomic_write_text(done, json.dumps(info))
     return outcome

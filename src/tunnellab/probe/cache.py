@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 import tempfile
 import uuid
@@ -37,8 +38,11 @@ from tunnellab.probe.mapped import (
 
 
 def model_fingerprint(model: nn.Module) -> str:
-    """A hash of the model's weights and buffers (same weights → same fingerprint)."""
+    """A hash of the model's weights and buffers and of its module structure: same weights in the
+    same architecture → same fingerprint (VGGm-11 and VGGm-11† share every weight name and shape;
+    only their pooling differs)."""
     digest = hashlib.sha256()
+    digest.update(re.sub(r" at 0x[0-9a-fA-F]+", "", repr(model)).encode())
     for name, tensor in sorted(model.state_dict().items()):
         digest.update(name.encode())
         digest.update(
