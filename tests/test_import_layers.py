@@ -20,7 +20,6 @@ ROOT = "tunnellab"
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("cli", "bench"),
     ("config",),
-    ("summary",),
     ("advise",),
     ("pipeline",),
     ("tracking",),
