@@ -28,9 +28,9 @@ from torch import nn
 from tunnellab.data.arrays import DatasetSplits, ImageArrays
 from tunnellab.data.fakes import write_image_folder
 from tunnellab.data.folders import scan_class_folders
+from tunnellab.data.image_sources import FileSource
 from tunnellab.data.imagecache import cache_size_bytes, cached, decode, decode_workers
 from tunnellab.data.imagenet100 import IMAGENET100_TRAIN
-from tunnellab.data.sources import FileSource
 from tunnellab.data.transforms import random_resized_crop_flip
 from tunnellab.data.views import augment_view, eval_view
 from tunnellab.models import create_model, list_models

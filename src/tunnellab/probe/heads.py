@@ -18,9 +18,9 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from tunnellab.probe.batch_sources import FeatureSource, make_source
 from tunnellab.probe.features import SplitFeatures, width_groups
 from tunnellab.probe.optim import FlatAdamW
-from tunnellab.probe.sources import FeatureSource, make_source
 from tunnellab.probe.threads import HEAD_THREADS, cpu_threads
 
 Features = SplitFeatures | Sequence[torch.Tensor]
