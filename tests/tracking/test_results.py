@@ -1,5 +1,7 @@
 """Result tables follow the contract of docs/architecture.md#result-files."""
 
+import copy
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -68,3 +70,16 @@ def test_config_hash_ignores_paths_but_not_variables(compose):
     assert config_hash(compose("experiment=smoke", "seed=1")) != base
     assert config_hash(compose("experiment=smoke", "data.resolution=64")) != base
     assert isinstance(pd.Series([base]).iloc[0], str)
+
+
+def test_a_moved_builder_keeps_the_run_id(compose):
+    """The lab builders moved module; runs hash their first path, so ids and caches stay."""
+    cfg = compose("experiment=smoke")
+    assert cfg.data._target_ == "tunnellab.data.lab.builders.build_lab_id"
+    first = copy.deepcopy(cfg)
+    first.data._target_ = "tunnellab.data.lab_suite.build_lab_id"
+    for node in first.ood.datasets.values():
+        node._target_ = node._target_.replace(".lab.builders.", ".lab_suite.")
+    assert config_hash(cfg) == config_hash(first)
+    first.data._target_ = "tunnellab.data.folders.build_imagefolder_id"  # a real change counts
+    assert config_hash(cfg) != config_hash(first)

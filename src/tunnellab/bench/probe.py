@@ -146,7 +146,7 @@ def current_rss_mb() -> float:
 
 
 def lab_data(size: BenchSize) -> DatasetSplits:
-    from tunnellab.data.lab_suite import build_lab_id  # not needed by the memory-case children
+    from tunnellab.data.lab.builders import build_lab_id  # not needed by the memory-case children
 
     return build_lab_id(
         size.resolution, size.classes, size.train_per_class, 1, size.test_per_class, size.seed

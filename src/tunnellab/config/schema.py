@@ -42,7 +42,7 @@ PRECISIONS = ("32-true", "bf16-mixed", "16-mixed", "64-true")
 class LabDataConfig:
     """The built-in procedural lab dataset (no download)."""
 
-    _target_: str = "tunnellab.data.lab_suite.build_lab_id"
+    _target_: str = "tunnellab.data.lab.builders.build_lab_id"
     name: str = field(default="lab", metadata=choices("lab"))
     resolution: int = field(default=32, metadata=in_range(16, 224))
     classes: int = field(default=10, metadata=in_range(2, 108))

@@ -19,7 +19,7 @@ from typing import Any
 from tunnellab.data.arrays import DatasetSplits, ImageArrays
 from tunnellab.data.image_sources import ImageSource, SplitSources
 from tunnellab.data.imagecache import cached, decode
-from tunnellab.data.suites import SELECTION_KEYS
+from tunnellab.data.ood_suite import SELECTION_KEYS
 from tunnellab.data.views import View, augment_view, eval_view
 
 Indexer = Callable[..., SplitSources]

@@ -26,12 +26,24 @@ HASHED_GROUPS = ("data", "ood", "model", "aug", "optim", "probe", "taps", "seed"
 STORAGE_KEYS = frozenset({"cache", "cache_dir", "decode_workers"})
 
 
+#: Builders that moved to another module: identity keeps the path runs were first hashed with,
+#: so a move changes no run id, done.json match, W&B id or feature-cache key.
+FIRST_TARGETS = {
+    f"tunnellab.data.lab.builders.{name}": f"tunnellab.data.lab_suite.{name}"
+    for name in ("build_lab_id", "build_heldout", "build_glyphs", "build_digits")
+}
+
+
 def semantic(node: Any) -> Any:
     """A resolved config node without its storage keys (what determines the numbers)."""
     if OmegaConf.is_config(node):
         node = OmegaConf.to_container(node, resolve=True)
     if isinstance(node, dict):
-        return {k: semantic(v) for k, v in node.items() if k not in STORAGE_KEYS}
+        return {
+            k: FIRST_TARGETS.get(v, v) if k == "_target_" else semantic(v)
+            for k, v in node.items()
+            if k not in STORAGE_KEYS
+        }
     if isinstance(node, list):
         return [semantic(v) for v in node]
     return node
