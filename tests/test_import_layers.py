@@ -18,7 +18,7 @@ ROOT = "tunnellab"
 
 #: Top to bottom; a module may import its own layer (without a circle) and any layer below.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("cli", "bench"),
+    ("cli", "tools"),
     ("config",),
     ("advise",),
     ("pipeline",),

@@ -6,11 +6,12 @@ same images and reports the paper's best-test-epoch accuracy), it times
 
 (a) per-layer sequential probing the way the released CNN code did it: one tap at a time, a
     per-sample ``Dataset`` + ``DataLoader`` over the cached features, ``nn.Linear``, AdamW, label
-    smoothing (:func:`tunnellab.probe.reference.per_layer_probes`), plus the one extraction pass
-    that cached those features;
+    smoothing (:func:`tunnellab.tools.reference_probes.per_layer_probes`), plus the one
+    extraction pass that cached those features;
 (b) backbone-in-the-loop probing the way the released ViT code did it: every epoch re-runs the
-    frozen backbone on the images (:func:`tunnellab.probe.reference.backbone_loop_probes`; one
-    forward feeds the heads of all taps, the cheapest form of it);
+    frozen backbone on the images
+    (:func:`tunnellab.tools.reference_probes.backbone_loop_probes`; one forward feeds the heads
+    of all taps, the cheapest form of it);
 (c) tunnellab: one extraction pass (cache write included) + all heads at once
     (:class:`tunnellab.probe.stage.ProbeStage`),
 
@@ -28,7 +29,8 @@ the same torch thread count (``--threads``, default 1: on this project's shared 
 intra-op threads made every method 2-7x slower and erratic whenever another job ran; probe loops
 always use one thread, see :mod:`tunnellab.probe.threads`) and a channels-last backbone.
 
-    python -m tunnellab.bench.probe --out outputs/bench [--tiny] [--no-memory-case]
+    tunnellab-bench --out outputs/bench [--tiny] [--no-memory-case]
+    (or: python -m tunnellab.tools.bench.probe ...)
 
 Writes ``probe.json`` into ``--out`` and prints a summary table.
 """
@@ -64,9 +66,9 @@ from tunnellab.pretrain.recipe import build_optimizer, build_scheduler
 from tunnellab.probe.cache import FeatureCache
 from tunnellab.probe.features import feature_bytes
 from tunnellab.probe.heads import ProbeRecipe
-from tunnellab.probe.reference import backbone_loop_probes, per_layer_probes
 from tunnellab.probe.stage import GB, ProbeStage
 from tunnellab.probe.threads import HEAD_THREADS
+from tunnellab.tools.reference_probes import backbone_loop_probes, per_layer_probes
 
 MB = 10**6
 TARGETS = {  # key in probe.json → (comparison, threshold)
@@ -312,7 +314,7 @@ def memory_child(spec: dict[str, Any]) -> dict[str, Any]:
 def _run_child(spec: dict[str, Any]) -> dict[str, Any]:
     """:func:`memory_child` in a fresh process forked from a server that has only imported
     this module (a clean address space without paying the imports per child)."""
-    from tunnellab.bench import probe as module  # picklable by name also when run as __main__
+    from tunnellab.tools.bench import probe as module  # picklable by name also when run as __main__
 
     context = get_context("forkserver")
     context.set_forkserver_preload([module.__name__])
@@ -571,6 +573,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print(render(report))
     print(f"\nwrote {args.out / 'probe.json'} ({report['bench_s']} s)")
     return report
+
+
+def cli() -> None:
+    """``tunnellab-bench``: :func:`main` as a console script (its report is not an exit code)."""
+    main()
 
 
 if __name__ == "__main__":
