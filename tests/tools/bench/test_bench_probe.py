@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from tunnellab.tools.bench.probe import TARGETS, main
+from tunnellab.tools.bench.probe import main
+from tunnellab.tools.bench.probe_report import TARGETS
 
 KEYS = [
     "extract_s",
