@@ -26,7 +26,8 @@ from tunnellab.config.rules import (
     weights_source,
 )
 from tunnellab.models import list_models
-from tunnellab.models.external import TAP_DISCOVERY, timm_model_names, torchvision_model_names
+from tunnellab.models.external import timm_model_names, torchvision_model_names
+from tunnellab.models.tap_discovery import TAP_DISCOVERY
 from tunnellab.models.taps import TAP_KINDS
 from tunnellab.probe.heads import ProbeRecipe
 
