@@ -51,22 +51,22 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix src tests
 
 zoo: $(STAMP)
-	$(BIN)/python -m tunnellab.models.zoo --out $(or $(OUT),outputs/zoo)
+	$(BIN)/tunnellab-zoo --out $(or $(OUT),outputs/zoo)
 
 paper-tables: $(STAMP)
 	$(BIN)/tunnellab-analyze source=paper out_dir=$(or $(OUT),outputs/paper)
 
 bench: $(STAMP)
-	$(BIN)/python -m tunnellab.bench.probe --out $(or $(OUT),outputs/bench)
+	$(BIN)/tunnellab-bench --out $(or $(OUT),outputs/bench)
 
 bench-data: $(STAMP)
-	$(BIN)/python -m tunnellab.bench.data --out $(or $(OUT),outputs/bench)
+	$(BIN)/tunnellab-bench-data --out $(or $(OUT),outputs/bench)
 
 gpu-check: $(STAMP)
-	$(BIN)/python -m tunnellab.bench.gpu --out $(or $(OUT),outputs/gpu-check)
+	$(BIN)/tunnellab-gpu-check --out $(or $(OUT),outputs/gpu-check)
 
 data-check: $(STAMP)
-	$(BIN)/python -m tunnellab.cli.data_check
+	$(BIN)/tunnellab-data-check
 
 clean:
 	rm -rf outputs wandb .pytest_cache .ruff_cache

@@ -32,7 +32,7 @@ CHECKED = (
     "src/tunnellab/metrics",
     "src/tunnellab/analysis",
     "src/tunnellab/tracking",
-    "src/tunnellab/bench",
+    "src/tunnellab/tools",
 )
 LINK = re.compile(r"(?:docs/|\]\()([\w./-]*?\w+\.md)#([\w-]+)")
 

@@ -18,9 +18,8 @@ ROOT = "tunnellab"
 
 #: Top to bottom; a module may import its own layer (without a circle) and any layer below.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("cli", "bench"),
+    ("cli", "tools"),
     ("config",),
-    ("summary",),
     ("advise",),
     ("pipeline",),
     ("tracking",),

@@ -18,7 +18,7 @@ from torch import nn
 from tunnellab.analysis.curves import plot_tunnel_curves
 from tunnellab.atomic import atomic_write_text
 from tunnellab.data.arrays import DatasetSplits
-from tunnellab.data.suites import ood_entries
+from tunnellab.data.ood_suite import ood_entries
 from tunnellab.distributed import is_rank_zero
 from tunnellab.instantiate import dataclass_from_node, instantiate_node
 from tunnellab.metrics.representation import tap_diagnostics

@@ -14,14 +14,14 @@ from torchvision import transforms as T
 
 from tunnellab.data.arrays import DatasetSplits
 from tunnellab.data.builders import Materialize, materialize_splits
-from tunnellab.data.fakes import write_image_folder
 from tunnellab.data.folders import scan_class_folders
+from tunnellab.data.image_sources import ArraySource, SplitSources
 from tunnellab.data.imagecache import IMAGES, cached, decode
 from tunnellab.data.loading import BatchedTensorDataset, keep_batch
-from tunnellab.data.sources import ArraySource, SplitSources
 from tunnellab.data.transforms import random_resized_crop_flip
 from tunnellab.data.views import augment_view, eval_view, resize_side
 from tunnellab.pretrain.datamodule import ArraysDataModule
+from tunnellab.tools.fakes import write_image_folder
 
 
 @pytest.fixture

@@ -7,10 +7,10 @@ import pytest
 import torch
 
 from tunnellab.config import compose_config
-from tunnellab.data.fakes import skip_torchvision_checksums, write_image_folder, write_mnist
-from tunnellab.data.fakes import write_paper8 as write_fakes
 from tunnellab.errors import ConfigError, DatasetNotFoundError
 from tunnellab.pipeline import instantiate_dataset, load_datasets
+from tunnellab.tools.fakes import skip_torchvision_checksums, write_image_folder, write_mnist
+from tunnellab.tools.fakes import write_paper8 as write_fakes
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 
 from tunnellab.config import compose_config
-from tunnellab.data.fakes import write_image_folder
 from tunnellab.pipeline import run
+from tunnellab.tools.fakes import write_image_folder
 
 pytestmark = pytest.mark.slow
 

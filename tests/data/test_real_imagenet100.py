@@ -8,10 +8,10 @@ import torch
 
 from tunnellab.cli.prepare import main as prepare
 from tunnellab.config import compose_config
-from tunnellab.data.fakes import write_image_folder
 from tunnellab.data.imagenet100 import read_class_list
 from tunnellab.errors import DatasetNotFoundError
 from tunnellab.pipeline import instantiate_dataset
+from tunnellab.tools.fakes import write_image_folder
 from tunnellab.tracking.results import run_variables
 
 WNIDS = read_class_list()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from omegaconf import OmegaConf
 
-from tunnellab.data.suites import ood_entries
+from tunnellab.data.ood_suite import ood_entries
 from tunnellab.errors import ConfigError
 from tunnellab.tracking.results import run_variables
 

@@ -14,7 +14,7 @@ from tunnellab.models import (
     tap_dims,
 )
 from tunnellab.models.vit import HALTING_GATE_PARAMS, embed_dim, sincos_2d
-from tunnellab.models.zoo import printed_millions
+from tunnellab.tools.zoo import printed_millions
 
 PARAMS_100 = {"vit_t": 5_395_108, "vit_t_plus": 8_064_292}
 DEPTH = {"vit_t": 12, "vit_t_plus": 18}

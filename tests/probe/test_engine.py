@@ -15,8 +15,8 @@ from tunnellab.models.taps import Tap
 from tunnellab.probe.cache import FeatureCache
 from tunnellab.probe.extract import extract_features, to_fp16
 from tunnellab.probe.heads import ProbeCurves, ProbeRecipe, train_linear_probes
-from tunnellab.probe.reference import per_layer_probes
 from tunnellab.probe.stage import DatasetProbe, ProbeReport, ProbeStage
+from tunnellab.tools.reference_probes import per_layer_probes
 from tunnellab.tracking.results import probe_rows
 
 

@@ -10,12 +10,12 @@ import torch
 
 from tunnellab.data.arrays import DatasetSplits, ImageArrays
 from tunnellab.models import create_model
+from tunnellab.probe.batch_sources import PerTapSource
 from tunnellab.probe.cache import FeatureCache
 from tunnellab.probe.extract import extract_features
 from tunnellab.probe.features import SplitFeatures
 from tunnellab.probe.heads import ProbeRecipe, train_linear_probes
 from tunnellab.probe.mapped import MANIFEST, MappedFeatures, MappedSink, open_mapped
-from tunnellab.probe.sources import PerTapSource
 from tunnellab.probe.stage import ProbeStage
 
 

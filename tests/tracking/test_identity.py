@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 from omegaconf import OmegaConf
-
 from tunnellab.analysis.sources import find_run_dirs
+
 from tunnellab.errors import ConfigError
 from tunnellab.tracking import identity
 from tunnellab.tracking.identity import (

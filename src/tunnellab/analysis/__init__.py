@@ -1,7 +1,7 @@
 """Analysis of many runs: sources → one tidy table → the paper's statistics, tables, figures.
 
 - :mod:`~tunnellab.analysis.table`: the tidy table (one row per backbone × OOD dataset)
-- :mod:`~tunnellab.analysis.sources`, :mod:`~tunnellab.analysis.wandb_source`,
+- :mod:`~tunnellab.analysis.run_sources`, :mod:`~tunnellab.analysis.wandb_source`,
   :mod:`~tunnellab.analysis.paper_results`: sweep dirs, W&B projects, the released results file;
   :mod:`~tunnellab.analysis.load`: a ``source=`` name → one of them
 - :mod:`~tunnellab.analysis.stats`: group means with CIs, paired Wilcoxon tests, Cliff's δ,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tunnellab.analysis.sources import SourceData, load_paper, load_sweep, load_tidy_csv
+from tunnellab.analysis.run_sources import SourceData, load_paper, load_sweep, load_tidy_csv
 from tunnellab.analysis.table import AnalysisError
 from tunnellab.analysis.wandb_source import load_wandb
 

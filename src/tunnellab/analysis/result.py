@@ -10,8 +10,8 @@ from pathlib import Path
 import pandas as pd
 
 from tunnellab.analysis.curves import CURVE_BANDS
+from tunnellab.analysis.run_sources import SourceData
 from tunnellab.analysis.shap_slopes import ShapFit
-from tunnellab.analysis.sources import SourceData
 from tunnellab.analysis.stats import CI_DFS
 from tunnellab.analysis.table import METRICS
 

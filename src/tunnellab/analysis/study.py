@@ -10,8 +10,8 @@ from tunnellab.analysis import figures as fig
 from tunnellab.analysis.report import write_report
 from tunnellab.analysis.result import AnalysisOptions, AnalysisResult
 from tunnellab.analysis.run_curves import plot_run_curves
+from tunnellab.analysis.run_sources import RUNS_CSV, TAPS_CSV, SourceData
 from tunnellab.analysis.shap_slopes import shap_slopes
-from tunnellab.analysis.sources import RUNS_CSV, TAPS_CSV, SourceData
 from tunnellab.analysis.stats import (
     COMPARISONS,
     backbone_summary,

@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from tunnellab.analysis.sources import RUNS_CSV, TAPS_CSV, SourceData, curve_rows, load_tidy_csv
+from tunnellab.analysis.run_sources import RUNS_CSV, TAPS_CSV, SourceData, curve_rows, load_tidy_csv
 from tunnellab.analysis.table import AnalysisError, finalise
 
 METRICS_TABLE = "tunnel/metrics"

@@ -8,7 +8,7 @@ from omegaconf import DictConfig
 
 from tunnellab.advise.advisor import advise
 from tunnellab.cli.app import hydra_app
-from tunnellab.summary import format_advice_summary
+from tunnellab.cli.summary import format_advice_summary
 
 
 def advise_command(cfg: DictConfig, run_dir: Path) -> str:

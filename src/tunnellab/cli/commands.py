@@ -11,8 +11,8 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from tunnellab.cli.app import hydra_app
+from tunnellab.cli.summary import format_pretrain_summary, format_run_summary
 from tunnellab.pipeline import run, run_pretrain, run_probe
-from tunnellab.summary import format_pretrain_summary, format_run_summary
 
 
 def run_command(cfg: DictConfig, run_dir: Path) -> str:

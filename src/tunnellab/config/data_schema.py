@@ -2,7 +2,7 @@
 
 Each dataclass names its builder (``_target_``) and carries the value rules checked at compose
 time. Every field is an argument of that builder; ``only_for`` / ``skip_for`` of OOD entries are
-read by :func:`tunnellab.data.suites.ood_entries` and not passed on.
+read by :func:`tunnellab.data.ood_suite.ood_entries` and not passed on.
 """
 
 from __future__ import annotations

@@ -26,7 +26,8 @@ from tunnellab.config.rules import (
     weights_source,
 )
 from tunnellab.models import list_models
-from tunnellab.models.external import TAP_DISCOVERY, timm_model_names, torchvision_model_names
+from tunnellab.models.external import timm_model_names, torchvision_model_names
+from tunnellab.models.tap_discovery import TAP_DISCOVERY
 from tunnellab.models.taps import TAP_KINDS
 from tunnellab.probe.heads import ProbeRecipe
 
@@ -73,7 +74,7 @@ def _optional_family() -> dict[str, Rule]:
 class LabDataConfig:
     """The built-in procedural lab dataset (no download)."""
 
-    _target_: str = "tunnellab.data.lab_suite.build_lab_id"
+    _target_: str = "tunnellab.data.lab.builders.build_lab_id"
     name: str = field(default="lab", metadata=choices("lab"))
     resolution: int = field(default=32, metadata=in_range(16, 224))
     classes: int = field(default=10, metadata=in_range(2, 108))

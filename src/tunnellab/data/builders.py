@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from tunnellab.data.arrays import DatasetSplits, ImageArrays
+from tunnellab.data.image_sources import ImageSource, SplitSources
 from tunnellab.data.imagecache import cached, decode
-from tunnellab.data.sources import ImageSource, SplitSources
-from tunnellab.data.suites import SELECTION_KEYS
+from tunnellab.data.ood_suite import SELECTION_KEYS
 from tunnellab.data.views import View, augment_view, eval_view
 
 Indexer = Callable[..., SplitSources]

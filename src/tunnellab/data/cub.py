@@ -6,7 +6,7 @@ from pathlib import Path
 
 from tunnellab.data.builders import dataset_builder
 from tunnellab.data.catalog import dataset_not_found
-from tunnellab.data.sources import FileSource, SplitSources
+from tunnellab.data.image_sources import FileSource, SplitSources
 
 LISTS = ("images.txt", "image_class_labels.txt", "train_test_split.txt")
 CONFIG_KEY = "ood.datasets.cub.root"

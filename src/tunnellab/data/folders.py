@@ -11,7 +11,7 @@ from PIL import Image, UnidentifiedImageError
 
 from tunnellab.data.builders import dataset_builder
 from tunnellab.data.catalog import dataset_not_found
-from tunnellab.data.sources import FileSource, SplitSources
+from tunnellab.data.image_sources import FileSource, SplitSources
 from tunnellab.data.splits import fixed_split, stratified_holdout
 from tunnellab.data.subsets import IdSubset, id_sources
 from tunnellab.errors import DatasetNotFoundError

@@ -24,7 +24,7 @@ import torch
 from tqdm.auto import tqdm
 
 from tunnellab.data.arrays import ImageArrays
-from tunnellab.data.sources import ImageSource, digest
+from tunnellab.data.image_sources import ImageSource, digest
 from tunnellab.data.views import View
 
 log = logging.getLogger("tunnellab")

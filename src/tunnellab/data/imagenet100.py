@@ -15,7 +15,7 @@ from tqdm.auto import tqdm
 from tunnellab.data.builders import dataset_builder
 from tunnellab.data.catalog import dataset_not_found
 from tunnellab.data.folders import image_files, scan_class_folders
-from tunnellab.data.sources import SplitSources
+from tunnellab.data.image_sources import SplitSources
 from tunnellab.data.subsets import IdSubset, id_sources
 from tunnellab.errors import DatasetNotFoundError
 

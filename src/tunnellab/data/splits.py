@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from tunnellab.atomic import atomic_write_text
-from tunnellab.data.sources import FileSource
+from tunnellab.data.image_sources import FileSource
 from tunnellab.errors import DatasetNotFoundError
 
 log = logging.getLogger("tunnellab")

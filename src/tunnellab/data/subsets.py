@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tunnellab.data.sources import ImageSource, SplitSources
+from tunnellab.data.image_sources import ImageSource, SplitSources
 from tunnellab.errors import ConfigError
 
 #: ``data.val_split``: validate on the test split itself, or on held-out training images

@@ -19,7 +19,13 @@ import torchvision.datasets
 
 from tunnellab.data.builders import dataset_builder
 from tunnellab.data.catalog import DatasetInfo, dataset_not_found, torchvision_info
-from tunnellab.data.sources import ArraySource, FileSource, ImageSource, ItemSource, SplitSources
+from tunnellab.data.image_sources import (
+    ArraySource,
+    FileSource,
+    ImageSource,
+    ItemSource,
+    SplitSources,
+)
 from tunnellab.data.subsets import IdSubset, id_sources
 from tunnellab.errors import ConfigError
 

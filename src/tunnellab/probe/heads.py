@@ -19,9 +19,9 @@ import torch
 from tqdm.auto import tqdm
 
 from tunnellab.data.sampling import repeated_augmentation_order
+from tunnellab.probe.batch_sources import FeatureSource, make_source
 from tunnellab.probe.features import SplitFeatures, width_groups
 from tunnellab.probe.optim import FlatAdamW
-from tunnellab.probe.sources import FeatureSource, make_source
 from tunnellab.probe.threads import HEAD_THREADS, cpu_threads
 
 Features = SplitFeatures | Sequence[torch.Tensor]

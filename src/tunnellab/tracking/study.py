@@ -16,7 +16,7 @@ import pandas as pd
 import yaml
 from omegaconf import DictConfig
 
-from tunnellab.analysis.sources import find_run_dirs, load_sweep
+from tunnellab.analysis.run_sources import find_run_dirs, load_sweep
 from tunnellab.analysis.study_figure import plot_study_retained
 from tunnellab.analysis.table import level_text, natural_key, sorted_levels
 from tunnellab.atomic import atomic_write_text

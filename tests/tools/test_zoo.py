@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from tunnellab.models.zoo import COLUMNS, PAPER_MODELS, RESOLUTIONS, main, printed_millions
+from tunnellab.tools.zoo import COLUMNS, PAPER_MODELS, RESOLUTIONS, main, printed_millions
 
 EXPECTED = {  # params with 100 classes, paper's printed millions, paper taps, summed tap dims
     "vggm11": (9_462_180, 9.46, 10, 11_776),

@@ -8,7 +8,8 @@ uint8 → the Lightning DataModule's loader (``cached_host``), then normalised o
 (``cached_aug``)), and of training the smallest paper models on this machine.
 Writes ``data.json`` into ``--out``.
 
-    python -m tunnellab.bench.data --out outputs/bench [--images 512] [--resolutions 32 224]
+    tunnellab-bench-data --out outputs/bench [--images 512] [--resolutions 32 224]
+    (or: python -m tunnellab.tools.bench.data ...)
 """
 
 from __future__ import annotations
@@ -26,15 +27,15 @@ import torch
 from torch import nn
 
 from tunnellab.data.arrays import DatasetSplits, ImageArrays
-from tunnellab.data.fakes import write_image_folder
 from tunnellab.data.folders import scan_class_folders
+from tunnellab.data.image_sources import FileSource
 from tunnellab.data.imagecache import cache_size_bytes, cached, decode, decode_workers
 from tunnellab.data.imagenet100 import IMAGENET100_TRAIN
-from tunnellab.data.sources import FileSource
 from tunnellab.data.transforms import random_resized_crop_flip
 from tunnellab.data.views import augment_view, eval_view
 from tunnellab.models import create_model, list_models
 from tunnellab.pretrain.datamodule import ArraysDataModule
+from tunnellab.tools.fakes import write_image_folder
 
 IMAGENET_LIKE = (500, 375)  # about the mean ImageNet image
 SMALLEST_MODELS = ("vit_t", "resnet18", "vggm11")  # the smallest / fastest paper backbones

@@ -15,11 +15,12 @@ memory, copied and normalised on the device every step), it measures
 - peak GPU memory (``torch.cuda.max_memory_allocated``) of each measurement,
 
 then estimates the GPU-hours of every paper study from those rates
-(:mod:`tunnellab.bench.study_cost`). Writes ``gpu.json`` into ``--out`` and prints a table. Without
-a GPU it prints ``no GPU found: ...`` and exits 0; ``--device cpu --tiny`` runs every part with
-tiny sizes on the CPU (what the tests do).
+(:mod:`tunnellab.tools.bench.study_cost`). Writes ``gpu.json`` into ``--out`` and prints a
+table. Without a GPU it prints ``no GPU found: ...`` and exits 0; ``--device cpu --tiny`` runs
+every part with tiny sizes on the CPU (what the tests do).
 
-    python -m tunnellab.bench.gpu --out outputs/gpu-check [--device cpu --tiny] [--budget-s 420]
+    tunnellab-gpu-check --out outputs/gpu-check [--device cpu --tiny] [--budget-s 420]
+    (or: python -m tunnellab.tools.bench.gpu ...)
 """
 
 from __future__ import annotations
@@ -43,14 +44,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from tunnellab.atomic import atomic_write_text
-from tunnellab.bench.gpu_report import render
-from tunnellab.bench.study_cost import ASSUMPTIONS, Measured, estimate_studies
 from tunnellab.data.arrays import ImageArrays
 from tunnellab.data.transforms import normalize
 from tunnellab.models import create_model, tap_dims
 from tunnellab.pretrain.recipe import build_optimizer, build_scheduler
 from tunnellab.probe.extract import extract_features
 from tunnellab.probe.heads import ProbeRecipe, train_linear_probes
+from tunnellab.tools.bench.gpu_report import render
+from tunnellab.tools.bench.study_cost import ASSUMPTIONS, Measured, estimate_studies
 
 GPU_JSON = "gpu.json"
 MODELS = ("vggm11", "resnet18", "vit_t")
@@ -481,7 +482,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
     if args.device == "cuda" and not torch.cuda.is_available():
         print(
             f"no GPU found: torch {torch.__version__} (CUDA build {torch.version.cuda}) sees no "
-            "CUDA device, so there is nothing to measure; `python -m tunnellab.bench.gpu "
+            "CUDA device, so there is nothing to measure; `python -m tunnellab.tools.bench.gpu "
             "--device cpu --tiny` runs the harness on the CPU"
         )
         return None
@@ -494,6 +495,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
     print(render(report))
     print(f"\nwrote {args.out / GPU_JSON}")
     return report
+
+
+def cli() -> None:
+    """``tunnellab-gpu-check``: :func:`main` as a console script (the report is no exit code)."""
+    main()
 
 
 if __name__ == "__main__":

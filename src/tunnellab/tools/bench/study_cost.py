@@ -242,7 +242,7 @@ def _precision(trainer: DictConfig) -> str:
 
 
 def _ood_sizes(cfg: DictConfig) -> list[tuple[int, int]]:
-    from tunnellab.data.suites import used_for
+    from tunnellab.data.ood_suite import used_for
 
     sizes = []
     for key, node in (cfg.ood.get("datasets") or {}).items():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tunnellab.bench.data import main
+from tunnellab.tools.bench.data import main
 
 
 def test_bench_data_writes_the_numbers(tmp_path, capsys):

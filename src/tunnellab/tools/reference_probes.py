@@ -1,7 +1,7 @@
 """Straightforward probes the way the paper's released code trained them, as baselines.
 
 Nothing here is used by a run: these are the independent implementations the benchmark
-(:mod:`tunnellab.bench.probe`) times and the tests compare the engine against.
+(:mod:`tunnellab.tools.bench.probe`) times and the tests compare the engine against.
 
 * :func:`per_layer_probes` — the released CNN code: one tap at a time, a per-sample torch
   ``Dataset`` + ``DataLoader`` over cached features, an ``nn.Linear`` per tap, AdamW, label

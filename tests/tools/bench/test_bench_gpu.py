@@ -8,9 +8,9 @@ import json
 import pytest
 import torch
 
-from tunnellab.bench import gpu
-from tunnellab.bench.gpu_report import render
-from tunnellab.bench.study_cost import Measured
+from tunnellab.tools.bench import gpu
+from tunnellab.tools.bench.gpu_report import render
+from tunnellab.tools.bench.study_cost import Measured
 
 
 def test_without_a_gpu_it_says_so_and_writes_nothing(tmp_path, monkeypatch, capsys):

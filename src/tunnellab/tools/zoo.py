@@ -1,11 +1,12 @@
-"""The paper's model zoo at a glance: ``python -m tunnellab.models.zoo --out DIR`` (``make zoo``).
+"""The paper's model zoo at a glance: ``tunnellab-zoo --out DIR`` (``make zoo``).
 
 Writes ``zoo.csv`` with one row per (model, resolution) for the eight paper models at 32, 64, 128
 and 224: the exact parameter count with 100 classes, the paper's printed figure (millions,
 truncated to two decimals; for ViT-T/T+ the figure that counts the unused halting gates), the number
 of paper taps and the summed feature size of those taps (what the probes read at that resolution).
 Models are built on PyTorch's ``meta`` device: shapes and counts are exact, and no memory or
-compute is spent on weights, so the whole zoo takes about a second.
+compute is spent on weights, so the whole zoo takes about a second. Also
+``python -m tunnellab.tools.zoo --out DIR``.
 """
 
 from __future__ import annotations

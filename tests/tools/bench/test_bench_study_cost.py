@@ -7,7 +7,8 @@ from dataclasses import replace
 
 import pytest
 
-from tunnellab.bench.study_cost import (
+from tunnellab.config import config_dir
+from tunnellab.tools.bench.study_cost import (
     OOD_SIZES,
     PAPER_STUDIES,
     JobRates,
@@ -23,7 +24,6 @@ from tunnellab.bench.study_cost import (
     study_jobs,
     sweep_overrides,
 )
-from tunnellab.config import config_dir
 
 JOB = StudyJob(
     study="s",
@@ -146,7 +146,7 @@ def test_class_count_jobs_from_their_configs():
 
 
 def test_aliases_are_not_counted_twice(monkeypatch):
-    import tunnellab.bench.study_cost as cost
+    import tunnellab.tools.bench.study_cost as cost
 
     jobs = {"a": [JOB], "b": [JOB], "c": [replace(JOB, epochs=5)]}
     monkeypatch.setattr(cost, "study_jobs", lambda s: (f"paper/{s}", jobs[s]))

@@ -1,10 +1,11 @@
-"""``python -m tunnellab.bench.probe --tiny`` runs end to end and writes a complete probe.json."""
+"""``tunnellab-bench --tiny`` runs end to end and writes a complete probe.json."""
 
 from __future__ import annotations
 
 import json
 
-from tunnellab.bench.probe import TARGETS, main
+from tunnellab.tools.bench.probe import main
+from tunnellab.tools.bench.probe_report import TARGETS
 
 KEYS = [
     "extract_s",
