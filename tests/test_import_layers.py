@@ -22,12 +22,12 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("config",),
     ("advise",),
     ("pipeline",),
-    ("tracking",),
+    ("tracking", "result_tables"),
     ("analysis",),
     ("pretrain", "probe"),
     ("data", "models"),
     ("metrics",),
-    ("instantiate", "variables"),
+    ("instantiate", "variables", "run_identity"),
     ("atomic", "distributed", "errors", ROOT),
 )
 

@@ -36,14 +36,14 @@ from tunnellab.probe.cache import FeatureCache
 from tunnellab.probe.features import SplitFeatures
 from tunnellab.probe.heads import ProbeRecipe
 from tunnellab.probe.stage import ProbeStage, resolve_device, run_probe_stage
-from tunnellab.tracking.identity import DONE, check_backbone, claim_run_dir, done_record
-from tunnellab.tracking.results import (
+from tunnellab.result_tables import metric_rows, probe_rows, run_variables, write_tables
+from tunnellab.run_identity import (
+    DONE,
+    check_backbone,
+    claim_run_dir,
     config_hash,
-    metric_rows,
-    probe_rows,
-    run_variables,
+    done_record,
     semantic,
-    write_tables,
 )
 from tunnellab.tracking.tracker import Tracker, start_tracker
 
@@ -312,7 +312,7 @@ def run(cfg: DictConfig, run_dir: Path) -> RunResult | None:
 
     In a multi-process (DDP) job every rank pretrains; only rank 0 probes and writes (the others
     return None). Work in ``run_dir`` made by another config is an error, or moved aside with
-    ``overwrite=true`` (:func:`tunnellab.tracking.identity.claim_run_dir`).
+    ``overwrite=true`` (:func:`tunnellab.run_identity.claim_run_dir`).
     """
     run_dir = Path(run_dir)
     claim_run_dir(cfg, run_dir)

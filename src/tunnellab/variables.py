@@ -1,6 +1,6 @@
 """The run variables: the one definition of the columns that describe a run in every table.
 
-Each result row of a run carries them (``tracking.results.run_variables``, in this order); W&B
+Each result row of a run carries them (``result_tables.run_variables``, in this order); W&B
 tags (``tracking.tracker.variable_tags``), the variables a study sweeps (``tracking.study``), the
 analysis table's required and context columns (``analysis.table``) and what paired comparisons
 match on (``analysis.stats``) are selections of :data:`RUN_VARIABLES`.

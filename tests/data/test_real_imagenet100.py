@@ -11,8 +11,8 @@ from tunnellab.config import compose_config
 from tunnellab.data.imagenet100 import read_class_list
 from tunnellab.errors import DatasetNotFoundError
 from tunnellab.pipeline import instantiate_dataset
+from tunnellab.result_tables import run_variables
 from tunnellab.tools.fakes import write_image_folder
-from tunnellab.tracking.results import run_variables
 
 WNIDS = read_class_list()
 

@@ -7,7 +7,7 @@ from omegaconf import OmegaConf
 
 from tunnellab.data.ood_suite import ood_entries
 from tunnellab.errors import ConfigError
-from tunnellab.tracking.results import run_variables
+from tunnellab.result_tables import run_variables
 
 PAPER8_ORDER = ["ninco", "imagenet_r", "cub", "aircraft", "flowers", "cifar100", "pets", "stl10"]
 

@@ -24,7 +24,7 @@ from tunnellab.models.external import (
     timm_model_names,
     torchvision_backbone,
 )
-from tunnellab.tracking.results import run_variables
+from tunnellab.result_tables import run_variables
 
 
 def _no_hooks(model: nn.Module) -> bool:

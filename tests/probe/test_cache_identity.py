@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import torch
-from tunnellab.data.lab_suite import build_lab_id
+from tunnellab.data.lab.builders import build_lab_id
 
 from tunnellab.models import create_model
 from tunnellab.pipeline import stage_for

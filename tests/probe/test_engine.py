@@ -16,8 +16,8 @@ from tunnellab.probe.cache import FeatureCache
 from tunnellab.probe.extract import extract_features, to_fp16
 from tunnellab.probe.heads import ProbeCurves, ProbeRecipe, train_linear_probes
 from tunnellab.probe.stage import DatasetProbe, ProbeReport, ProbeStage
+from tunnellab.result_tables import probe_rows
 from tunnellab.tools.reference_probes import per_layer_probes
-from tunnellab.tracking.results import probe_rows
 
 
 def _blobs(n: int, seed: int, width: int, spread: float) -> tuple[torch.Tensor, torch.Tensor]:

@@ -18,7 +18,7 @@ from tunnellab.probe.extract import extract_features
 from tunnellab.probe.features import SplitFeatures
 from tunnellab.probe.heads import ProbeRecipe, minibatch_schedule, train_linear_probes
 from tunnellab.probe.stage import ProbeStage, holdout_indices
-from tunnellab.tracking.results import effective_accuracy
+from tunnellab.result_tables import effective_accuracy
 
 RECIPE = ProbeRecipe(epochs=6, lr=1e-2, weight_decay=1e-4, batch_size=32)
 SEED = 3

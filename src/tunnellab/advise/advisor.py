@@ -28,7 +28,7 @@ from tunnellab.metrics.tunnel import ood_retained, tunnel_start
 from tunnellab.pipeline import instantiate_dataset, probe_target, stage_for, tracked
 from tunnellab.probe.heads import ProbeCurves
 from tunnellab.probe.stage import ProbeStage
-from tunnellab.tracking.results import semantic
+from tunnellab.run_identity import semantic
 
 
 @dataclass

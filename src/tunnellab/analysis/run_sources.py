@@ -80,7 +80,7 @@ def find_run_dirs(root: Path) -> list[Path]:
 
 
 def _replaced(path: Path) -> bool:
-    return any(part.startswith("replaced-") for part in path.parts)  # tracking.identity's folders
+    return any(part.startswith("replaced-") for part in path.parts)  # run_identity's folders
 
 
 def load_sweep(root: str | Path) -> SourceData:

@@ -24,7 +24,7 @@ from tunnellab.instantiate import instantiate_node
 from tunnellab.models.weights_io import check_fits, load_weights_file, state_dict_of
 from tunnellab.pretrain.datamodule import ArraysDataModule
 from tunnellab.pretrain.module import BackboneClassifier
-from tunnellab.tracking.identity import CHECKPOINT_DIR, claim_run_dir, record_backbone
+from tunnellab.run_identity import CHECKPOINT_DIR, claim_run_dir, record_backbone
 
 BEST = "best.ckpt"
 LAST = "last.ckpt"
@@ -122,7 +122,7 @@ def pretrain(
     """Train ``cfg.model`` on ``id_data`` with ``cfg.optim``; resumes from ``last.ckpt``.
 
     Checkpoints are reused or resumed only when ``checkpoints/identity.json`` says this config
-    made them (see :mod:`tunnellab.tracking.identity`).
+    made them (see :mod:`tunnellab.run_identity`).
     """
     ckpt_dir = run_dir / CHECKPOINT_DIR
     done = ckpt_dir / DONE

@@ -32,13 +32,32 @@ from omegaconf import DictConfig, OmegaConf
 from tunnellab.atomic import atomic_write_text
 from tunnellab.distributed import is_rank_zero
 from tunnellab.errors import ConfigError
-from tunnellab.tracking.results import (
-    HASHED_GROUPS,
-    PROBE_RESULTS,
-    TUNNEL_METRICS,
-    config_hash,
-    semantic,
-)
+
+PROBE_RESULTS = "probe_results.csv"
+TUNNEL_METRICS = "tunnel_metrics.csv"
+HASHED_GROUPS = ("data", "ood", "model", "aug", "optim", "probe", "taps", "seed")
+
+
+# Keys that say where or how fast data is read, never what it is: left out of run identity.
+STORAGE_KEYS = frozenset({"cache", "cache_dir", "decode_workers"})
+
+
+def semantic(node: Any) -> Any:
+    """A resolved config node without its storage keys (what determines the numbers)."""
+    if OmegaConf.is_config(node):
+        node = OmegaConf.to_container(node, resolve=True)
+    if isinstance(node, dict):
+        return {k: semantic(v) for k, v in node.items() if k not in STORAGE_KEYS}
+    if isinstance(node, list):
+        return [semantic(v) for v in node]
+    return node
+
+
+def config_hash(cfg: DictConfig) -> str:
+    """Hash of everything that determines a run's numbers (not paths, loggers or devices)."""
+    resolved = semantic({k: cfg.get(k) for k in HASHED_GROUPS})
+    return hashlib.sha256(json.dumps(resolved, sort_keys=True).encode()).hexdigest()[:12]
+
 
 IDENTITY = "identity.json"
 DONE = "done.json"
@@ -52,7 +71,7 @@ PRETRAIN_TRAINER_KEYS = ("precision",)
 # Files derived from the results of a run / from its backbone, moved aside by overwrite=true.
 RESULT_FILES = (DONE, PROBE_RESULTS, TUNNEL_METRICS, "curves.png", "curves.pdf", RUN_CONFIG)
 BACKBONE_FILES = (CHECKPOINT_DIR, "features", "csv", "wandb")  # + its training curves
-REPLACED = "replaced-"  # analysis.sources.find_run_dirs skips these folders
+REPLACED = "replaced-"  # analysis.run_sources.find_run_dirs skips these folders
 MAX_LISTED = 8
 WAIT_S = 600.0  # how long DDP ranks wait for rank 0 to move another config's files aside
 

@@ -3,44 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from tunnellab.atomic import atomic_write
 from tunnellab.metrics.tunnel import tunnel_metrics
 from tunnellab.probe.stage import DatasetProbe, ProbeReport
+from tunnellab.run_identity import PROBE_RESULTS, TUNNEL_METRICS, config_hash
 from tunnellab.variables import RUN_VARIABLES
-
-PROBE_RESULTS = "probe_results.csv"
-TUNNEL_METRICS = "tunnel_metrics.csv"
-HASHED_GROUPS = ("data", "ood", "model", "aug", "optim", "probe", "taps", "seed")
-
-
-# Keys that say where or how fast data is read, never what it is: left out of run identity.
-STORAGE_KEYS = frozenset({"cache", "cache_dir", "decode_workers"})
-
-
-def semantic(node: Any) -> Any:
-    """A resolved config node without its storage keys (what determines the numbers)."""
-    if OmegaConf.is_config(node):
-        node = OmegaConf.to_container(node, resolve=True)
-    if isinstance(node, dict):
-        return {k: semantic(v) for k, v in node.items() if k not in STORAGE_KEYS}
-    if isinstance(node, list):
-        return [semantic(v) for v in node]
-    return node
-
-
-def config_hash(cfg: DictConfig) -> str:
-    """Hash of everything that determines a run's numbers (not paths, loggers or devices)."""
-    resolved = semantic({k: cfg.get(k) for k in HASHED_GROUPS})
-    return hashlib.sha256(json.dumps(resolved, sort_keys=True).encode()).hexdigest()[:12]
 
 
 def run_variables(

@@ -7,7 +7,8 @@ import pytest
 from tunnellab.models.taps import Tap
 from tunnellab.probe.heads import ProbeCurves
 from tunnellab.probe.stage import DatasetProbe, ProbeReport
-from tunnellab.tracking.results import config_hash, metric_rows, probe_rows, run_variables
+from tunnellab.result_tables import metric_rows, probe_rows, run_variables
+from tunnellab.run_identity import config_hash
 
 
 def _probe(name: str, role: str, history: list[list[float]], holdout=None) -> DatasetProbe:

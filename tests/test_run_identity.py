@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 import yaml
 from omegaconf import OmegaConf
-from tunnellab.analysis.sources import find_run_dirs
+from tunnellab.analysis.run_sources import find_run_dirs
 
+from tunnellab import run_identity as identity
 from tunnellab.errors import ConfigError
-from tunnellab.tracking import identity
-from tunnellab.tracking.identity import (
+from tunnellab.run_identity import (
     claim_run_dir,
     done_record,
     find_conflicts,
@@ -157,7 +157,7 @@ def test_legacy_checkpoints_are_judged_by_the_run_config(smoke, tmp_path):
 
 
 def test_probe_only_results_carry_their_hash_in_the_run_id(smoke, tmp_path):
-    from tunnellab.tracking.results import config_hash
+    from tunnellab.run_identity import config_hash
 
     cfg = smoke()
     (tmp_path / "probe_results.csv").write_text(f"run_id\nsmoke-{config_hash(cfg)}\n")
