@@ -1,13 +1,8 @@
-"""Batch normalisation and the batched RandomResizedCrop + flip."""
+"""Batch normalisation."""
 
 import torch
 
-from tunnellab.data.transforms import (
-    IMAGENET_MEAN,
-    IMAGENET_STD,
-    normalize,
-    random_resized_crop_flip,
-)
+from tunnellab.data.transforms import IMAGENET_MEAN, IMAGENET_STD, normalize
 
 
 def test_normalize_maps_uint8_to_standardised_floats():
@@ -16,35 +11,3 @@ def test_normalize_maps_uint8_to_standardised_floats():
     assert x.dtype == torch.float32
     expected = (1.0 - torch.tensor(IMAGENET_MEAN)) / torch.tensor(IMAGENET_STD)
     assert torch.allclose(x[0, :, 0, 0], expected)
-
-
-def test_full_crop_without_flip_is_identity():
-    x = torch.randn(3, 3, 16, 16)
-    out = random_resized_crop_flip(x, scale=(1.0, 1.0), ratio=(1.0, 1.0), flip_p=0.0)
-    assert torch.allclose(out, x, atol=1e-5)
-
-
-def test_flip_mirrors_columns():
-    x = torch.randn(2, 3, 8, 8)
-    out = random_resized_crop_flip(x, scale=(1.0, 1.0), ratio=(1.0, 1.0), flip_p=1.0)
-    assert torch.allclose(out, x.flip(-1), atol=1e-5)
-
-
-def test_crops_are_seeded_per_sample_and_keep_shape():
-    x = torch.randn(4, 3, 16, 16)
-    a = random_resized_crop_flip(x, generator=torch.Generator().manual_seed(0))
-    b = random_resized_crop_flip(x, generator=torch.Generator().manual_seed(0))
-    c = random_resized_crop_flip(x, generator=torch.Generator().manual_seed(1))
-    assert a.shape == x.shape
-    assert torch.equal(a, b)
-    assert not torch.allclose(a, c)
-    assert not torch.allclose(a[0], x[0])
-
-
-def test_small_crop_zooms_in():
-    # A left/right split image: a small crop mostly sees one half, so pixels become more uniform.
-    x = torch.zeros(64, 1, 32, 32)
-    x[..., 16:] = 1.0
-    out = random_resized_crop_flip(x, scale=(0.05, 0.05), flip_p=0.0)
-    per_image_std = out.flatten(1).std(1)
-    assert (per_image_std < x[0].flatten().std()).float().mean() > 0.5

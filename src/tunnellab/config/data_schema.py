@@ -12,7 +12,7 @@ from typing import Any
 
 from omegaconf import MISSING
 
-from tunnellab.config.rules import at_least, choices, in_range, optional_at_least
+from tunnellab.config.rules import at_least, choices, in_range, optional_at_least, source_side
 from tunnellab.config.schema import AUGMENTATIONS
 
 VAL_SPLITS = ("test", "holdout")
@@ -50,6 +50,10 @@ class IdDataConfig(ImageSetConfig):
     test_per_class: int | None = field(default=None, metadata=ALL_OR_AT_LEAST_1)
     seed: int = field(default=0, metadata=at_least(0))
     augmentation: str = field(default="${aug.name}", metadata=choices(*AUGMENTATIONS))
+    # what augmented crops are cut from: each training image with its shorter side at 4r (4 x the
+    # resolution) or N pixels, decoded once and cached, or `original` (files decoded at every
+    # crop); docs/datasets.md, "Training crops"
+    source_side: int | str = field(default="4r", metadata=source_side(4096))
 
 
 @dataclass

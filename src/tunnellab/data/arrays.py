@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
+
+if TYPE_CHECKING:
+    from tunnellab.data.cropstore import CropSource
 
 
 @dataclass
@@ -80,15 +84,15 @@ def stratified_split(
 class DatasetSplits:
     """A dataset's splits: ``train`` and ``test`` always, ``val`` for ID (pretraining) datasets.
 
-    ``train_aug``, when set, is the training split stored larger than ``train`` (same images and
-    order) for augmented pretraining to crop from; probes always read ``train``.
+    ``train_aug``, when set, is what augmented pretraining cuts its crops from: the training
+    images (same order) at their source size (``data.source_side``); probes always read ``train``.
     """
 
     name: str
     train: ImageArrays
     test: ImageArrays
     val: ImageArrays | None = None
-    train_aug: ImageArrays | None = None
+    train_aug: CropSource | None = None
 
     @property
     def n_classes(self) -> int:
