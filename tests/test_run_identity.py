@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 from omegaconf import OmegaConf
-from tunnellab.analysis.run_sources import find_run_dirs
 
 from tunnellab import run_identity as identity
+from tunnellab.analysis.run_sources import find_run_dirs
 from tunnellab.errors import ConfigError
 from tunnellab.run_identity import (
     claim_run_dir,

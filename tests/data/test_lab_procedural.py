@@ -15,9 +15,11 @@ from tunnellab.data.lab import (
     canonical_masks,
     heldout_families,
     id_families,
+    procedural_source,
     procedural_split,
     render_families,
 )
+from tunnellab.data.lab.builders import build_lab_id
 
 
 def test_catalogue_size_and_names() -> None:
@@ -153,3 +155,31 @@ def test_linear_control_without_nuisances_is_easy() -> None:
     train = np.arange(len(labels)) % 3 == 0
     accuracy = _logreg_accuracy(x[train], labels[train], x[~train], labels[~train])
     assert accuracy > 0.9  # measured when written: 1.0
+
+
+def test_source_renders_the_same_scenes_at_another_side() -> None:
+    families = id_families(6)
+    split = procedural_split(families, 8, 32, seed=5)
+    same = procedural_source(families, 8, 32, seed=5, side=32)
+    assert torch.equal(torch.from_numpy(same).permute(0, 3, 1, 2), split.images)
+    large = procedural_source(families, 8, 32, seed=5, side=128)
+    assert large.shape == (48, 128, 128, 3) and large.flags.c_contiguous
+    shrunk = torch.nn.functional.interpolate(
+        torch.from_numpy(large).permute(0, 3, 1, 2).float(), size=32, antialias=True,
+        mode="bilinear",
+    )  # fmt: skip
+    own = (shrunk - split.images.float()).abs().mean(dim=(1, 2, 3))
+    other = (shrunk - split.images.roll(1, 0).float()).abs().mean(dim=(1, 2, 3))
+    assert own.max() < 15 < 40 < other.min()  # pixel noise apart, the same picture
+
+
+def test_augmented_lab_adds_a_larger_source_and_keeps_the_splits() -> None:
+    plain = build_lab_id(32, 4, 10, 3, 3, seed=1)
+    augmented = build_lab_id(32, 4, 10, 3, 3, seed=1, augmentation="rrc_flip")
+    assert plain.train_aug is None
+    for split in ("train", "val", "test"):
+        assert torch.equal(getattr(plain, split).images, getattr(augmented, split).images)
+    assert augmented.train_aug.images.shape == (40, 128, 128, 3)  # 4r
+    assert torch.equal(augmented.train_aug.labels, augmented.train.labels)
+    capped = build_lab_id(64, 4, 2, 1, 1, augmentation="rrc_flip", source_side="4r")
+    assert capped.train_aug.images.shape[1] == 224  # the renderer's largest side

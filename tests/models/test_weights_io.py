@@ -196,8 +196,10 @@ def test_resuming_from_a_crafted_last_ckpt_runs_no_code(smoke, tmp_path, monkeyp
     from tunnellab.pretrain.train import pretrain
 
     monkeypatch.setenv("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")
-    (tmp_path / "checkpoints").mkdir()
+    from tunnellab.run_identity import record_backbone
+
+    record_backbone(smoke, tmp_path)  # the run dir says this config made it: resume is attempted
     _, marker = _crafted(tmp_path, "checkpoints/last.ckpt")
-    with pytest.raises(pickle.UnpicklingError):
+    with pytest.raises(ConfigError, match="would run code"):
         pretrain(smoke, tmp_path, instantiate_dataset(smoke.data), [])
     assert not marker.exists()

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import torch
-from tunnellab.data.lab.builders import build_lab_id
 
+from tunnellab.data.lab.builders import build_lab_id
 from tunnellab.models import create_model
 from tunnellab.pipeline import stage_for
 from tunnellab.pretrain.train import build_backbone, load_backbone

@@ -12,7 +12,7 @@ from typing import Any
 
 from omegaconf import MISSING
 
-from tunnellab.config.rules import at_least, choices, in_range, optional_at_least
+from tunnellab.config.rules import at_least, choices, in_range, optional_at_least, source_side
 from tunnellab.config.schema import AUGMENTATIONS, norm_field
 from tunnellab.data.subsets import VAL_SPLITS, IdSubset
 from tunnellab.data.torchvision_sets import FLOWERS_TEST_SPLITS, torchvision_dataset_names
@@ -47,6 +47,10 @@ class IdDataConfig(ImageSetConfig):
     seed: int = field(default=IdSubset.seed, metadata=at_least(0))
     augmentation: str = field(default="${aug.name}", metadata=choices(*AUGMENTATIONS))
     norm: str = norm_field()  # mean/std of pretraining and of every extraction of the backbone
+    # what augmented crops are cut from: each training image with its shorter side at 4r (4 x the
+    # resolution) or N pixels, decoded once and cached, or `original` (files decoded at every
+    # crop); docs/datasets.md, "Training crops"
+    source_side: int | str = field(default="4r", metadata=source_side(4096))
 
 
 @dataclass

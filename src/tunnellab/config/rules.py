@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import PurePath
@@ -65,6 +66,29 @@ def positive() -> dict[str, Rule]:
 def fraction() -> dict[str, Rule]:
     """The value must lie in ``[0, 1]``."""
     return in_range(0.0, 1.0)
+
+
+def source_side(high: int, original: bool = True) -> dict[str, Rule]:
+    """``<k>r`` (k times the resolution, k in 1..16), an integer number of pixels in
+    ``[16, high]``, or (when ``original``) ``original``.
+    """
+
+    def check(value: Any) -> bool:
+        if isinstance(value, str):
+            multiple = re.fullmatch(r"([1-9][0-9]?)r", value)
+            return (original and value == "original") or (
+                multiple is not None and int(multiple[1]) <= 16
+            )
+        return isinstance(value, int) and not isinstance(value, bool) and 16 <= value <= high
+
+    words = "original, " if original else ""
+    return Rule(
+        check=check,
+        allowed=lambda: (
+            f"{words}a multiple of the resolution written <k>r (k in 1..16, e.g. 4r) or an "
+            f"integer number of pixels in [16, {high}]"
+        ),
+    ).as_metadata()
 
 
 def no_width_multiplier() -> dict[str, Rule]:

@@ -23,6 +23,7 @@ from tunnellab.config.rules import (
     no_width_multiplier,
     optional_at_least,
     positive,
+    source_side,
     weights_source,
 )
 from tunnellab.models import list_models
@@ -83,6 +84,10 @@ class LabDataConfig:
     test_per_class: int = field(default=100, metadata=at_least(1))
     seed: int = 0
     norm: str = norm_field()
+    augmentation: str = field(default="${aug.name}", metadata=choices(*AUGMENTATIONS))
+    # side of the scenes augmented crops are cut from (rendered only with aug=rrc_flip; <k>r =
+    # k x the resolution, at most 224)
+    source_side: int | str = field(default="4r", metadata=source_side(224, original=False))
 
 
 @dataclass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -80,15 +81,16 @@ def stratified_split(
 class DatasetSplits:
     """A dataset's splits: ``train`` and ``test`` always, ``val`` for ID (pretraining) datasets.
 
-    ``train_aug``, when set, is the training split stored larger than ``train`` (same images and
-    order) for augmented pretraining to crop from; probes always read ``train``.
+    ``train_aug``, when set, is what augmented pretraining cuts its crops from: the training
+    images (same order) at their source size (``data.source_side``); probes always read ``train``.
     """
 
     name: str
     train: ImageArrays
     test: ImageArrays
     val: ImageArrays | None = None
-    train_aug: ImageArrays | None = None
+    # what augmented crops are cut from: a data.cropstore.CropSource (which imports this module)
+    train_aug: Any = None
 
     @property
     def n_classes(self) -> int:

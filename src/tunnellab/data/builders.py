@@ -3,8 +3,8 @@
 A dataset module writes an *indexer* (config values → :class:`SplitSources`, no decoding) and
 wraps it with :func:`dataset_builder`; the result is the ``_target_`` of its config. The builder
 takes the indexer's arguments plus the materialisation ones (``resolution``, ``cache``,
-``cache_dir``, ``decode_workers``, and ``augmentation`` for ID datasets; an OOD entry's
-``only_for`` / ``skip_for`` are accepted and ignored), and keeps the indexer as
+``cache_dir``, ``decode_workers``, and ``augmentation`` / ``source_side`` for ID datasets; an
+OOD entry's ``only_for`` / ``skip_for`` are accepted and ignored), and keeps the indexer as
 ``.index`` (``make data-check`` counts images with it, without decoding anything).
 """
 
@@ -17,10 +17,20 @@ from pathlib import Path
 from typing import Any
 
 from tunnellab.data.arrays import DatasetSplits, ImageArrays
+from tunnellab.data.cropstore import (
+    DEFAULT_SOURCE_SIDE,
+    ORIGINAL,
+    ArrayCropSource,
+    CropSource,
+    DecodingCropSource,
+    cached_store,
+    decode_store,
+    source_pixels,
+)
 from tunnellab.data.image_sources import ImageSource, SplitSources
 from tunnellab.data.imagecache import cached, decode
 from tunnellab.data.ood_suite import SELECTION_KEYS
-from tunnellab.data.views import View, augment_view, eval_view
+from tunnellab.data.views import View, eval_view
 
 Indexer = Callable[..., SplitSources]
 
@@ -34,19 +44,41 @@ class Materialize:
     cache_dir: str | Path | None = None
     decode_workers: int = 0
     augmentation: str = "none"
+    source_side: int | str = DEFAULT_SOURCE_SIDE
 
     def arrays(self, source: ImageSource, view: View, label: str) -> ImageArrays:
         if self.cache:
             return cached(source, view, label, self.cache_dir, self.decode_workers)
         return decode(source, view, self.decode_workers, desc=f"decode {label}")
 
+    def crop_source(self, source: ImageSource, train: ImageArrays, label: str) -> CropSource:
+        """The training images at ``source_side`` for RandomResizedCrop to cut from.
 
-MATERIALIZE_KEYS = ("resolution", "cache", "cache_dir", "decode_workers", "augmentation")
+        Images all stored at the resolution already (CIFAR at 32²) are cropped from ``train``.
+        """
+        native, side = source.native_size, source_pixels(self.source_side, self.resolution)
+        if native == self.resolution and (side == ORIGINAL or native <= side):
+            return ArrayCropSource.from_arrays(train)
+        if side == ORIGINAL:
+            return DecodingCropSource(source)
+        if self.cache:
+            return cached_store(source, side, label, self.cache_dir, self.decode_workers)
+        return decode_store(source, side, self.decode_workers, desc=f"decode {label}")
+
+
+MATERIALIZE_KEYS = (
+    "resolution",
+    "cache",
+    "cache_dir",
+    "decode_workers",
+    "augmentation",
+    "source_side",
+)
 
 
 def materialize_splits(sources: SplitSources, how: Materialize) -> DatasetSplits:
     """Every split through the paper's deterministic view; with ``rrc_flip``, the training split
-    also at the larger crop-from view (``train_aug``).
+    also at its source size (``train_aug``), which augmented crops are cut from.
     """
     r = how.resolution
     done: dict[int, ImageArrays] = {}
@@ -64,11 +96,7 @@ def materialize_splits(sources: SplitSources, how: Materialize) -> DatasetSplits
         val=None if sources.val is None else view_of(sources.val, "val"),
     )
     if how.augmentation == "rrc_flip":
-        view = augment_view(r, sources.train.native_size)
-        label = f"{sources.name}-train"
-        splits.train_aug = (
-            splits.train if view.is_identity else how.arrays(sources.train, view, label)
-        )
+        splits.train_aug = how.crop_source(sources.train, splits.train, f"{sources.name}-train")
     return splits
 
 

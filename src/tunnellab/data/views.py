@@ -71,16 +71,3 @@ def eval_view(resolution: int, native: int | None = None) -> View:
     if native == resolution:
         return View(None, None)
     return View(resize_side(resolution), resolution)
-
-
-def augment_view(resolution: int, native: int | None = None) -> View:
-    """The stored view that RandomResizedCrop(``resolution``) + flip crops from during training.
-
-    ``Resize(int(256/224 · r)) → CenterCrop(int(256/224 · r))``: the centre square, a little larger
-    than the output, so crops are resampled from more pixels than they end up with. A dataset
-    already at ``resolution``² is cropped from its native images.
-    """
-    if native == resolution:
-        return View(None, None)
-    side = resize_side(resolution)
-    return View(side, side)

@@ -1,14 +1,16 @@
-"""LightningDataModule over in-memory uint8 splits; normalisation and augmentation on the batch."""
+"""LightningDataModule over uint8 splits: augmentation per image, normalisation per batch."""
 
 from __future__ import annotations
 
 import pytorch_lightning as pl
 import torch
-from torch.utils.data import DataLoader, Sampler
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from tunnellab.data.arrays import DatasetSplits, ImageArrays
-from tunnellab.data.loading import BatchedTensorDataset, keep_batch
-from tunnellab.data.transforms import normalize, random_resized_crop_flip
+from tunnellab.data.crops import CropSpec
+from tunnellab.data.cropstore import ArrayCropSource, CropSource
+from tunnellab.data.loading import BatchedTensorDataset, RandomCropDataset, keep_batch
+from tunnellab.data.transforms import normalize
 from tunnellab.pretrain.samplers import RepeatedAugSampler, process_group, seeded_permutation
 
 
@@ -40,12 +42,14 @@ class EpochShuffleSampler(Sampler[int]):
 class ArraysDataModule(pl.LightningDataModule):
     """Serves ``train``/``val``/``test`` of a :class:`DatasetSplits` as normalised float batches.
 
-    ``augmentation`` is ``"none"`` or ``"rrc_flip"`` (train batches only). Shuffling and
-    augmentation draws depend only on ``(seed, epoch, step)``: resuming from a checkpoint replays
-    exactly the batches an uninterrupted run would have seen. ``batch_size`` is this process's
-    share of the global batch; ``norm`` names the mean/std (``NORM_STATS``); ``repeated_aug``
-    > 0 reads DeiT's repeated-augmentation order (:class:`RepeatedAugSampler`) instead of one
-    shuffled pass.
+    ``augmentation`` is ``"none"`` or ``"rrc_flip"``: RandomResizedCrop(r) + horizontal flip of
+    every training image, cut in the loader from the dataset's crop source (``train_aug``, else
+    ``train`` itself) on ``crop_threads`` threads (0: as many as PyTorch uses). Shuffling
+    depends only on ``(seed, epoch)`` and an image's crop only on ``(seed, epoch, draw key)``:
+    resuming from a checkpoint replays exactly the batches an uninterrupted run would have seen.
+    ``batch_size`` is this process's share of the global batch; ``norm`` names the mean/std
+    (``NORM_STATS``); ``repeated_aug`` > 0 reads DeiT's repeated-augmentation order
+    (:class:`RepeatedAugSampler`), each copy of an image with its own crop.
     """
 
     def __init__(
@@ -59,6 +63,7 @@ class ArraysDataModule(pl.LightningDataModule):
         seed: int = 0,
         norm: str = "imagenet",
         repeated_aug: int = 0,
+        crop_threads: int = 0,
     ) -> None:
         super().__init__()
         if splits.val is None:
@@ -66,64 +71,52 @@ class ArraysDataModule(pl.LightningDataModule):
         self.splits = splits
         self.batch_size = batch_size
         self.augmentation = augmentation
-        self.scale_min = scale_min
-        self.flip_p = flip_p
+        self.crop = CropSpec(splits.train.resolution, scale=(scale_min, 1.0), flip_p=flip_p)
         self.num_workers = num_workers
         self.norm = norm
+        self.crop_threads = crop_threads
+        n = len(splits.train)
         self.sampler: EpochShuffleSampler | RepeatedAugSampler = (
-            RepeatedAugSampler(len(splits.train), repeated_aug, seed)
+            # with crops, copy k of image i is drawn as key i + k·n: its own crop
+            RepeatedAugSampler(n, repeated_aug, seed, copy_keys=augmentation == "rrc_flip")
             if repeated_aug
-            else EpochShuffleSampler(len(splits.train), seed)
+            else EpochShuffleSampler(n, seed)
         )
-        self._aug_generator = torch.Generator()
-        self._aug_step = (-1, 0)  # (epoch, step within epoch)
 
-    def _loader(self, arrays: ImageArrays, train: bool) -> DataLoader:
+    def _loader(self, dataset: Dataset, train: bool) -> DataLoader:
         return DataLoader(
-            BatchedTensorDataset(arrays.images, arrays.labels),  # one gather per batch
+            dataset,  # __getitems__: one fetch per batch
             collate_fn=keep_batch,
             batch_size=self.batch_size,
             sampler=self.sampler if train else None,
             num_workers=self.num_workers,
-            drop_last=train and len(arrays) > self.batch_size,
+            drop_last=train and len(dataset) > self.batch_size,
         )
 
-    def train_dataloader(self) -> DataLoader:
-        return self._loader(self._train_arrays(), train=True)
+    def _arrays(self, arrays: ImageArrays) -> Dataset:
+        return BatchedTensorDataset(arrays.images, arrays.labels)
 
-    def _train_arrays(self) -> ImageArrays:
-        """With augmentation, the larger stored view (``train_aug``) when the dataset has one."""
-        if self.augmentation == "rrc_flip" and self.splits.train_aug is not None:
+    def train_dataloader(self) -> DataLoader:
+        if self.augmentation != "rrc_flip":
+            return self._loader(self._arrays(self.splits.train), train=True)
+        threads = self.crop_threads or torch.get_num_threads()
+        crops = RandomCropDataset(self.crop_source(), self.crop, self.sampler, threads)
+        return self._loader(crops, train=True)
+
+    def crop_source(self) -> CropSource:
+        """What augmented crops are cut from: ``train_aug`` when the dataset has one."""
+        if self.splits.train_aug is not None:
             return self.splits.train_aug
-        return self.splits.train
+        return ArrayCropSource.from_arrays(self.splits.train)
 
     def val_dataloader(self) -> DataLoader:
-        return self._loader(self.splits.val, train=False)
+        return self._loader(self._arrays(self.splits.val), train=False)
 
     def test_dataloader(self) -> DataLoader:
-        return self._loader(self.splits.test, train=False)
+        return self._loader(self._arrays(self.splits.test), train=False)
 
     def on_after_batch_transfer(
         self, batch: tuple[torch.Tensor, torch.Tensor], dataloader_idx: int
     ) -> tuple[torch.Tensor, torch.Tensor]:
         images, labels = batch
-        x = normalize(images, self.norm)
-        if self.augmentation == "rrc_flip" and self.trainer is not None and self.trainer.training:
-            x = random_resized_crop_flip(
-                x,
-                scale=(self.scale_min, 1.0),
-                flip_p=self.flip_p,
-                generator=self._next_generator(),
-                size=self.splits.val.resolution,  # crops of a larger train_aug come out at r
-            )
-        return x, labels
-
-    def _next_generator(self) -> torch.Generator:
-        """The augmentation stream of the current training step."""
-        epoch, step = self._aug_step
-        step = step + 1 if epoch == self.sampler.epoch else 0
-        self._aug_step = (self.sampler.epoch, step)
-        rank, _ = process_group()  # each DDP rank draws its own crops; rank 0 = one process
-        return self._aug_generator.manual_seed(
-            (self.sampler.seed * 1_000_003 + self.sampler.epoch) * 100_003 + step + (rank << 48)
-        )
+        return normalize(images, self.norm), labels

@@ -32,21 +32,26 @@ class RepeatedAugSampler(Sampler[int]):
     process does. Lightning calls :meth:`set_epoch`; a resumed run replays the same epochs.
     """
 
-    def __init__(self, n: int, repeats: int, seed: int) -> None:
+    def __init__(self, n: int, repeats: int, seed: int, copy_keys: bool = False) -> None:
         if repeats < 1:
             raise ValueError(f"repeats must be >= 1, got {repeats}")
         self.n = n
         self.repeats = repeats
         self.seed = seed
+        self.copy_keys = copy_keys  # yield i + k·n for copy k of image i (its own crop draws)
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
     def epoch_order(self) -> torch.Tensor:
-        """Every index this epoch reads, over all ranks, in order."""
+        """Every index this epoch reads, over all ranks, in order (as draw keys with
+        ``copy_keys``: copy ``k`` of image ``i`` is ``i + k·n``)."""
         order = seeded_permutation(self.n, self.seed, self.epoch)
-        return repeated_augmentation_order(order, self.repeats)
+        order = repeated_augmentation_order(order, self.repeats)
+        if self.copy_keys:  # the copies of an image stand next to each other
+            order = order + self.n * (torch.arange(len(order)) % self.repeats)
+        return order
 
     def __len__(self) -> int:
         return repeated_epoch_length(self.n) // process_group()[1]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import pickle
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -181,9 +182,16 @@ def pretrain(
     )
     resume = ckpt_dir / LAST
     resumed = resume.is_file()
-    trainer.fit(
-        module, datamodule=data, ckpt_path=str(resume) if resumed else None, weights_only=True
-    )
+    try:
+        trainer.fit(
+            module, datamodule=data, ckpt_path=str(resume) if resumed else None, weights_only=True
+        )
+    except pickle.UnpicklingError as err:  # resume reads tensors only: the file asked for more
+        raise ConfigError(
+            f"'{resume}' is not a checkpoint this project wrote: loading it would run code "
+            f"({str(err).splitlines()[0][:160]}); nothing was run. Move it away (or pass "
+            "overwrite=true) to pretrain afresh."
+        ) from None
     best_val = (
         float(checkpoint.best_model_score) if checkpoint.best_model_score is not None else 0.0
     )

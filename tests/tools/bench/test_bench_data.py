@@ -19,7 +19,7 @@ def test_bench_data_writes_the_numbers(tmp_path, capsys):
         assert r32[key] > 0, key
     assert r32["cache_bytes_per_image"] == 3 * 32 * 32
     assert r32["cache_bytes"] >= result["images"] * 3 * 32 * 32
-    assert r32["aug_stored_side"] == 36
+    assert r32["aug_source_side"] == 128  # the default data.source_side, 4r
     assert set(r32["train_img_s"]) == {"resnet18"}
     assert isinstance(r32["cached_feeds_faster_than_training"], bool)
     assert "data.json" in capsys.readouterr().out

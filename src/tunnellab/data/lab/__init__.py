@@ -12,6 +12,7 @@ from tunnellab.data.lab.procedural import (
     canonical_masks,
     heldout_families,
     id_families,
+    procedural_source,
     procedural_split,
     render_families,
 )
@@ -34,6 +35,7 @@ __all__ = [
     "glyph_split",
     "heldout_families",
     "id_families",
+    "procedural_source",
     "procedural_split",
     "render_families",
     "render_glyphs",

@@ -364,18 +364,40 @@ def _render_chunk(family_ids: np.ndarray, resolution: int, rng: np.random.Genera
 
 
 def render_families(
-    family_ids: np.ndarray, resolution: int, rng: np.random.Generator
+    family_ids: np.ndarray,
+    resolution: int,
+    rng: np.random.Generator,
+    render_side: int | None = None,
 ) -> np.ndarray:
-    """uint8 ``(N, H, W, 3)`` images, one per entry of ``family_ids`` (indices into FAMILIES)."""
+    """uint8 ``(N, H, W, 3)`` images, one per entry of ``family_ids`` (indices into FAMILIES).
+
+    ``render_side`` draws the very same scenes (pose, fill phase, colours, clutter; only the
+    pixel noise differs) at another side, as a photo of them at a higher resolution: every draw
+    but the noise is independent of the side, and the chunking, which seeds each chunk's draws,
+    follows ``resolution``.
+    """
     resolution = check_resolution(resolution)
+    side = resolution if render_side is None else check_resolution(render_side)
     family_ids = np.asarray(family_ids, dtype=np.int64).reshape(-1)
     if family_ids.size and (family_ids.min() < 0 or family_ids.max() >= len(FAMILIES)):
         raise ValueError(f"family ids must be in 0..{len(FAMILIES) - 1}")
-    out = np.empty((len(family_ids), 3, resolution, resolution), dtype=np.uint8)
+    out = np.empty((len(family_ids), 3, side, side), dtype=np.uint8)
     slices = list(chunk_slices(len(family_ids), resolution * supersampling(resolution)))
     for sl, chunk_rng in zip(slices, child_rngs(rng, len(slices)), strict=True):
-        out[sl] = _render_chunk(family_ids[sl], resolution, chunk_rng)
+        out[sl] = _render_chunk(family_ids[sl], side, chunk_rng)
     return out.transpose(0, 2, 3, 1)  # NHWC view of NCHW memory: ImageArrays needs no copy
+
+
+def _split_families(family_ids: Sequence[int], per_class: int) -> tuple[np.ndarray, np.ndarray]:
+    """Labels ``0..len(family_ids)-1`` grouped by class, and the family id of every sample."""
+    family_ids = [int(f) for f in family_ids]
+    if per_class < 1:
+        raise ValueError(f"per_class must be >= 1, got {per_class}")
+    if len(set(family_ids)) != len(family_ids):
+        raise ValueError(f"family ids must be distinct, got {family_ids}")
+    labels = np.repeat(np.arange(len(family_ids)), per_class)
+    ids = np.asarray(family_ids, dtype=np.int64)[labels] if family_ids else labels
+    return labels, ids
 
 
 def procedural_split(
@@ -385,12 +407,17 @@ def procedural_split(
 
     Samples are grouped by class; the same arguments always give identical tensors.
     """
-    family_ids = [int(f) for f in family_ids]
-    if per_class < 1:
-        raise ValueError(f"per_class must be >= 1, got {per_class}")
-    if len(set(family_ids)) != len(family_ids):
-        raise ValueError(f"family ids must be distinct, got {family_ids}")
-    labels = np.repeat(np.arange(len(family_ids)), per_class)
-    ids = np.asarray(family_ids, dtype=np.int64)[labels] if family_ids else labels
+    labels, ids = _split_families(family_ids, per_class)
     images = render_families(ids, resolution, np.random.default_rng(seed))
-    return ImageArrays.from_numpy(images, labels, [FAMILIES[f] for f in family_ids])
+    return ImageArrays.from_numpy(images, labels, [FAMILIES[int(f)] for f in family_ids])
+
+
+def procedural_source(
+    family_ids: Sequence[int], per_class: int, resolution: int, seed: int, side: int
+) -> np.ndarray:
+    """The scenes of ``procedural_split(family_ids, per_class, resolution, seed)`` rendered at
+    ``side``: uint8 channels-last ``(N, side, side, 3)``, the same samples in the same order.
+    """
+    _, ids = _split_families(family_ids, per_class)
+    images = render_families(ids, resolution, np.random.default_rng(seed), render_side=side)
+    return np.ascontiguousarray(images)

@@ -4,8 +4,9 @@ On a generated folder of ImageNet-sized JPEGs (in a temporary dir; no real datas
 resolution: images/s of decoding the files (what a loader without the cache does every epoch),
 of building the decode-once cache, of the cached path as pretraining consumes it (memory-mapped
 uint8 → the Lightning DataModule's loader (``cached_host``), then normalised on the device
-(``cached``), and with augmentation, RandomResizedCrop + flip from the larger stored view
-(``cached_aug``)), and of training the smallest paper models on this machine.
+(``cached``), and with augmentation, RandomResizedCrop + flip per image from the source store at
+the default ``data.source_side`` (``cached_aug``)), and of training the smallest paper models on
+this machine.
 Writes ``data.json`` into ``--out``.
 
     tunnellab-bench-data --out outputs/bench [--images 512] [--resolutions 32 224]
@@ -26,13 +27,13 @@ from typing import Any
 import torch
 from torch import nn
 
-from tunnellab.data.arrays import DatasetSplits, ImageArrays
+from tunnellab.data.arrays import DatasetSplits
+from tunnellab.data.cropstore import DEFAULT_SOURCE_SIDE, cached_store, source_pixels
 from tunnellab.data.folders import scan_class_folders
 from tunnellab.data.image_sources import FileSource
 from tunnellab.data.imagecache import cache_size_bytes, cached, decode, decode_workers
 from tunnellab.data.imagenet100 import IMAGENET100_TRAIN
-from tunnellab.data.transforms import random_resized_crop_flip
-from tunnellab.data.views import augment_view, eval_view
+from tunnellab.data.views import eval_view
 from tunnellab.models import create_model, list_models
 from tunnellab.pretrain.datamodule import ArraysDataModule
 from tunnellab.tools.fakes import write_image_folder
@@ -74,16 +75,16 @@ def loader_rate(
     batch_size: int,
     device: torch.device,
     min_seconds: float,
-    augment_to: int | None = None,
+    augment: bool = False,
     transform: bool = True,
 ) -> float:
-    """Images/s of the pretraining loader over ``splits.train_aug or splits.train``.
+    """Images/s of the pretraining loader over ``splits.train``, or with ``augment`` of its
+    RandomResizedCrop + flip crops (cut in the loader from ``splits.train_aug``).
 
     The batches come from the DataModule's own loader; with ``transform``, they are moved to
-    ``device`` and normalised there; with ``augment_to``, also RandomResizedCrop + flip to that
-    size.
+    ``device`` and normalised there.
     """
-    aug = "rrc_flip" if augment_to else "none"
+    aug = "rrc_flip" if augment else "none"
     dm = ArraysDataModule(splits, batch_size=batch_size, augmentation=aug)
     seen, started = 0, time.perf_counter()
     epoch = 0
@@ -93,9 +94,7 @@ def loader_rate(
             seen += len(images)
             if not transform:
                 continue
-            x, _ = dm.on_after_batch_transfer((images.to(device), labels.to(device)), 0)
-            if augment_to:
-                x = random_resized_crop_flip(x, size=augment_to)
+            dm.on_after_batch_transfer((images.to(device), labels.to(device)), 0)
         _sync(device)
         epoch += 1
     return _rate(seen, time.perf_counter() - started)
@@ -159,12 +158,10 @@ def bench_resolution(
     out["cached_host_img_s"] = loader_rate(splits, batch, device, args.min_seconds, transform=False)
     out["cached_img_s"] = loader_rate(splits, batch, device, args.min_seconds)
 
-    aug_arrays: ImageArrays = cached(source, augment_view(resolution), "bench", entry_dir, workers)
-    splits.train_aug = aug_arrays
-    out["cached_aug_img_s"] = loader_rate(
-        splits, batch, device, args.min_seconds, augment_to=resolution
-    )
-    out["aug_stored_side"] = aug_arrays.resolution
+    side = int(source_pixels(DEFAULT_SOURCE_SIDE, resolution))
+    splits.train_aug = cached_store(source, side, "bench", entry_dir, workers)
+    out["cached_aug_img_s"] = loader_rate(splits, batch, device, args.min_seconds, augment=True)
+    out["aug_source_side"] = side
 
     gpu = device.type == "cuda"
     train_batch = args.train_batch or (256 if gpu else 32) // (1 if resolution <= 64 else 4)
