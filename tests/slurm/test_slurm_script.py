@@ -1,5 +1,5 @@
-"""``make test-slurm`` where it cannot run (not root): SKIPPED on a developer's machine, a failure
-under CI (CI=true) or with TUNNELLAB_SLURM_REQUIRED=1, so CI never passes a cluster test it skipped."""
+"""``make test-slurm`` where it cannot run (not root): SKIPPED on a developer's machine, a
+failure under CI (CI=true) or with TUNNELLAB_SLURM_REQUIRED=1: CI never passes a skipped test."""
 
 from __future__ import annotations
 
