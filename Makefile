@@ -6,10 +6,10 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 OUT    ?=
 PYTEST_ARGS ?=
+UPGRADE ?= 0
 
 .PHONY: install quickstart test lint format clean help zoo paper-tables bench bench-data data-check
-.PHONY: gpu-check
-.PHONY: test-slurm
+.PHONY: gpu-check test-slurm lock
 
 help:
 	@echo "make quickstart [OUT=dir]  pretrain + probe every layer on the lab data (offline, CPU)"
@@ -17,6 +17,7 @@ help:
 	@echo "make test-slurm            sweeps on a real local SLURM cluster (root; installs packages)"
 	@echo "make lint                  ruff check + format check"
 	@echo "make install               create/update .venv"
+	@echo "make lock [UPGRADE=1]      requirements-lock.txt: every package make install puts in .venv"
 	@echo "make zoo [OUT=dir]         zoo.csv: params, taps, feature sizes of the paper's models"
 	@echo "make paper-tables [OUT=dir] the paper's statistics, tables and figures from its results"
 	@echo "make bench [OUT=dir]       probe-engine benchmark (probe.json)"
@@ -31,6 +32,10 @@ $(STAMP): pyproject.toml requirements-lock.txt
 	@touch $(STAMP)
 
 install: $(STAMP)
+
+# Every package of the venv, transitive too, at exact versions (pip's resolver, nothing installed).
+lock:
+	PYTHON=$(PYTHON) UPGRADE=$(UPGRADE) bash scripts/lock.sh
 
 quickstart: $(STAMP)
 	$(BIN)/tunnellab-run experiment=quickstart $(if $(OUT),hydra.run.dir=$(OUT))

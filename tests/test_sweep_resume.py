@@ -1,8 +1,13 @@
 """Never lose work: a sweep killed mid-training and relaunched ends exactly like an uninterrupted
-one, with one W&B run per job; relaunching a finished sweep trains nothing."""
+one, with one W&B run per job; relaunching a finished sweep trains nothing.
+
+The test cannot pass by the sweep finishing first: the kill must land (exit by SIGKILL) while job
+1 has fewer epochs checkpointed than it trains, and the relaunched job 1 must log only the epochs
+after them (its W&B run's history, read with wandb's own reader)."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -12,11 +17,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
 
 pytestmark = pytest.mark.slow
 
+EPOCHS = 5
 SWEEP = [
-    "-m", "experiment=lab/smoke_sweep", "optim.epochs=5", "data.samples_per_class=120",
+    "-m", "experiment=lab/smoke_sweep", f"optim.epochs={EPOCHS}", "data.samples_per_class=120",
     "logger=wandb", "logger.mode=offline",
 ]  # fmt: skip
 COLUMNS = ["dataset", "tap_index", "acc_best", "acc_last", "acc_selected"]
@@ -46,6 +53,20 @@ def _results(sweep_dir: Path) -> dict[str, pd.DataFrame]:
     }
 
 
+def _logged_epochs(wandb_dir: Path) -> list[int]:
+    """The training epochs the most recent W&B run in ``wandb_dir`` logged, as wandb reads its
+    transaction log (``wandb leet inspect --json``: one record a line)."""
+    latest = max(wandb_dir.glob("offline-run-*/run-*.wandb"), key=lambda p: p.stat().st_mtime_ns)
+    done = subprocess.run(
+        [sys.executable, "-m", "wandb", "leet", "inspect", str(latest.parent), "--json"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    records = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
+    items = [r["history"]["item"] for r in records if r.get("type") == "history"]
+    return sorted({int(item["epoch"]) for item in items if "epoch" in item})
+
+
 def test_killed_sweep_relaunches_to_the_same_results(tmp_path, wandb_run_ids):
     reference = tmp_path / "reference"
     _finish(_launch(reference))
@@ -56,15 +77,22 @@ def test_killed_sweep_relaunches_to_the_same_results(tmp_path, wandb_run_ids):
     deadline = time.monotonic() + 300
     while not victim.is_file() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert proc.poll() is None, "the sweep ended before it could be interrupted"
+    assert victim.is_file(), "job 1 wrote no last.ckpt before the sweep ended or the deadline"
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL, "the sweep ended before the kill landed"
     assert (sweep / "0" / "done.json").is_file() and not (sweep / "1" / "done.json").exists()
     # Killed mid-training (not after it): the relaunch has epochs left to resume.
     assert not (sweep / "1" / "checkpoints" / "pretrain.json").exists()
+    assert not (sweep / "2").exists()  # jobs 2 and 3 had not started
     job0_done = (sweep / "0" / "done.json").stat().st_mtime_ns
+    done_epochs = torch.load(victim, map_location="cpu", weights_only=False)["epoch"] + 1
+    assert 1 <= done_epochs < EPOCHS, done_epochs
 
     _finish(_launch(sweep))
+    # Job 1 resumed: the relaunch trained (and logged) only the epochs after its checkpoint.
+    assert _logged_epochs(sweep / "1" / "wandb") == list(range(done_epochs, EPOCHS))
+    assert _logged_epochs(reference / "1" / "wandb") == list(range(EPOCHS))
     got, want = _results(sweep), _results(reference)
     assert list(got) == ["0", "1", "2", "3"]
     for job in want:

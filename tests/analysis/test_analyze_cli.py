@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 from analysis_helpers import TAPS, study_rows
 from hydra import compose, initialize_config_dir
+from wandb_offline import OfflineApi, OfflineRun, log_offline_run
 
 from tunnellab.analysis.load import load_source
 from tunnellab.analysis.report import format_summary
@@ -158,79 +159,55 @@ def test_normalise_adds_l1_slopes_beside_the_raw_ones(sweep_dir, tmp_path):
     )
 
 
-class FakeFile:
-    """What ``Run.file(path)`` returns: ``download`` writes the JSON and opens it."""
-
-    def __init__(self, name: str, payload: dict) -> None:
-        self.name, self.payload = name, payload
-
-    def download(self, root: str = ".", replace: bool = False, **_: object):
-        path = Path(root) / self.name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.payload))
-        return path.open()
-
-
-class FakeRun:
-    """A finished tunnellab run as the public API shows it (summary references its tables)."""
-
-    def __init__(self, run_id: str, rows: list[dict], with_tables: bool = True) -> None:
-        self.id, self.name = run_id.replace("-", "")[:8], run_id
-        self.config = {"model": {"name": rows[0]["model"]}}
-        self._files: dict[str, dict] = {}
-        self.summary_metrics: dict[str, object] = {"id_accuracy": 0.9}
-        if not with_tables:
-            return
-        metrics = [dict(r, accuracy="best") for r in rows]
-        curves = [
-            {"dataset": name, "role": role, "tap_index": t + 1, "tap_name": f"conv{t + 1}",
-             "acc_best": 0.1 * (t + 1), "acc_last": 0.1, "acc_selected": 0.1}
-            for name, role in [("lab", "id")] + [(r["dataset"], "ood") for r in rows]
-            for t in range(TAPS)
-        ]  # fmt: skip
-        for key, records in (("tunnel/metrics", metrics), ("probe/curves", curves)):
-            path = f"media/table/{key.replace('/', '_')}_{self.id}.table.json"
-            frame = pd.DataFrame(records)
-            self._files[path] = {"columns": list(frame.columns), "data": frame.values.tolist()}
-            self.summary_metrics[key] = {"_type": "table-file", "path": path}
-
-    def file(self, name: str) -> FakeFile:
-        return FakeFile(name, self._files[name])
-
-
-class FakeApi:
-    def __init__(self, runs: list[FakeRun]) -> None:
-        self._runs, self.paths = runs, []
-
-    def runs(self, path: str, **_: object) -> list[FakeRun]:
-        self.paths.append(path)
-        return self._runs
-
-
-class OfflineApi:
+class NoNetworkApi:
     def runs(self, path: str, **_: object):
         raise ConnectionError("no network here")
 
 
-def test_wandb_source_with_a_fake_api_and_its_cache(tmp_path):
+@pytest.fixture(scope="module")
+def wandb_project(tmp_path_factory) -> list[OfflineRun]:
+    """4 runs of the synthetic study (2 models × 2 augmentations) and one that failed before its
+    results, each a real offline W&B run of the project's tracker, read back by wandb."""
+    root = tmp_path_factory.mktemp("wandb_project")
     by_run: dict[str, list[dict]] = {}
-    for row in study_rows():
+    for row in study_rows(resolutions=(32,)):
         by_run.setdefault(str(row["run_id"]), []).append(row)
-    runs = [FakeRun(run_id, rows) for run_id, rows in by_run.items()]
-    runs.append(FakeRun("crashed-run", study_rows()[:1], with_tables=False))
-    api = FakeApi(runs)
+    dirs = [log_offline_run(root, run_id, rows) for run_id, rows in by_run.items()]
+    dirs.append(log_offline_run(root, "crashed-run", None))
+    return [OfflineRun(d) for d in dirs]
+
+
+def test_the_offline_runs_are_what_the_tracker_logged(wandb_project):
+    finished, crashed = wandb_project[:-1], wandb_project[-1]
+    assert {r.state for r in finished} == {"finished"} and crashed.state != "finished"
+    first = finished[0]
+    assert first.name == "vggm11-32-none" and first.id.startswith("tl-")
+    assert first.config["model"]["name"] == "vggm11" and first.config["logger"]["project"] == "proj"
+    assert "model=vggm11" in first.tags and first.summary_metrics["id_accuracy"] == 0.9
+    table = first.summary_metrics["tunnel/metrics"]
+    assert table["_type"] == "table-file" and table["nrows"] == 3
+    assert "tunnel/metrics" not in crashed.summary_metrics
+
+
+def test_wandb_source_with_real_offline_runs_and_its_cache(tmp_path, wandb_project):
+    api = OfflineApi(wandb_project)
     cache = tmp_path / "cache" / "ent__proj"
     data = load_source("wandb:ent/proj", wandb_cache=cache, api=api)
     assert api.paths == ["ent/proj"]
-    assert data.table["backbone"].nunique() == 8 and len(data.taps) == 8 * 4 * TAPS
-    assert any("crashed" in note for note in data.notes)
+    assert data.table["backbone"].nunique() == 4 and len(data.taps) == 4 * 4 * TAPS
+    assert any("crashed-run" in note for note in data.notes)
+    want = pd.DataFrame(study_rows(resolutions=(32,))).set_index(["run_id", "dataset"])["retained"]
+    got = data.table.set_index(["run_id", "dataset"])["retained"]
+    pd.testing.assert_series_equal(got.sort_index(), want.sort_index(), check_dtype=False)
+    ood_taps = data.taps[data.taps["dataset"] == "glyphs"]
+    assert sorted(ood_taps["accuracy_value"].unique()) == [0.11, 0.21, 0.31, 0.41, 0.51]
     assert (cache / "runs.csv").is_file() and (cache / "taps.csv").is_file()
     assert json.loads((cache / "source.json").read_text())["source"] == "wandb:ent/proj"
 
-    cached = load_source("wandb:ent/proj", wandb_cache=cache, api=OfflineApi())
+    cached = load_source("wandb:ent/proj", wandb_cache=cache, api=NoNetworkApi())
     assert "cached" in cached.label
     pd.testing.assert_frame_equal(cached.table, data.table, check_dtype=False)
     with pytest.raises(TunnellabError, match="no network here"):
-        load_source("wandb:ent/proj", wandb_cache=cache, refresh=True, api=OfflineApi())
+        load_source("wandb:ent/proj", wandb_cache=cache, refresh=True, api=NoNetworkApi())
     with pytest.raises(TunnellabError, match="No run"):
-        load_source("wandb:ent/empty", wandb_cache=None, api=FakeApi([runs[-1]]))
+        load_source("wandb:ent/empty", wandb_cache=None, api=OfflineApi(wandb_project[-1:]))

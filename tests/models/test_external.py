@@ -258,13 +258,13 @@ def _smoke_with(*model_overrides: str) -> DictConfig:
 @pytest.mark.parametrize(
     ("library", "name", "taps"), [("timm", "test_resnet", 4), ("torchvision", "squeezenet1_1", 8)]
 )
-def test_probed_end_to_end(library, name, taps, tmp_path, monkeypatch) -> None:
+def test_probed_end_to_end(library, name, taps, tmp_path) -> None:
     from tunnellab import pipeline
 
-    # pipeline._title reads cfg.model.width, which external models do not have (lead: use .get).
-    monkeypatch.setattr(pipeline, "_title", lambda cfg: f"{cfg.model.name} on {cfg.data.name}")
     cfg = _smoke_with(f"model={library}", f"model.name={name}")
+    assert pipeline._title(cfg).startswith(f"{name} (width 1) on lab: 4 classes, 32²")
     result = pipeline.run(cfg, tmp_path)
+    assert (tmp_path / "curves.png").stat().st_size > 0
     metrics = pd.read_csv(tmp_path / "tunnel_metrics.csv")
     probes = pd.read_csv(tmp_path / "probe_results.csv")
     assert len(metrics) == 1 and metrics["retained"].between(0, 100).all()
