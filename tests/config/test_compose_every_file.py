@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from tunnellab.config import compose_config, config_dir
+from tunnellab.instantiate import instantiate_node as instantiate
 
 CONF = config_dir()
 GROUPS = ["data", "ood", "model", "aug", "optim", "probe", "trainer", "logger", "paths"]
@@ -188,7 +188,9 @@ EXPERIMENTS: dict[str, dict[str, Any]] = {
                           "data.resolution": 32, "data.samples_per_class": 100,
                           "optim.lr": 8e-3, "optim.batch_size": 512, "optim.epochs": 100,
                           "sweep": {"data.classes": "10,50,100", "aug": "none,rrc_flip"}},
+    # CIFAR-100 first (swept with CIFAR-10): the CIFAR lr and CIFAR's own mean/std.
     "paper/id_dataset": {**PAPER, **VGGM11_FULL, "name": "paper/id_dataset",
+                         "data.name": "cifar100", "optim.lr": 1e-2, "data.norm": "cifar100",
                          "data.resolution": 32,
                          "sweep": {"data": "cifar100,cifar10",
                                    "model": "vggm11,vggm17,vggm11_dagger,vggm17_dagger",
