@@ -11,7 +11,8 @@ import torch
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 # Per-channel (mean, std) a backbone is trained and probed with (``data.norm``). CIFAR: the
-# train-set statistics the released code normalised CIFAR-trained CNNs with (docs/recipe_notes.md).
+# train-set statistics the released code normalised CIFAR-trained CNNs with
+# (docs/protocol.md#pretraining-recipe).
 NORM_STATS: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
     "imagenet": (IMAGENET_MEAN, IMAGENET_STD),
     "cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2615)),
