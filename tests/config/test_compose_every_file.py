@@ -9,6 +9,8 @@ from tunnellab.models import list_models
 
 CONF = config_dir()
 GROUPS = ["data", "ood", "model", "aug", "optim", "probe", "trainer", "logger", "paths"]
+#: options with a required value (``???``) and the value a user must add
+REQUIRED = {"data=torchvision": ["data.dataset=SVHN"]}
 
 
 def _options(group: str) -> list[str]:
@@ -26,7 +28,7 @@ def _experiments() -> list[str]:
     "override", [f"{g}={o}" for g in GROUPS for o in _options(g)], ids=lambda s: s
 )
 def test_every_group_option_composes(compose, override):
-    cfg = compose(override)
+    cfg = compose(override, *REQUIRED.get(override, []))
     group, option = override.split("=")
     assert cfg[group] is not None
     if group == "model" and option in list_models():  # timm / torchvision / in1k name others

@@ -22,6 +22,7 @@ from omegaconf import MISSING, DictConfig
 from tunnellab.cli.app import hydra_app
 from tunnellab.config.rules import at_least, choices
 from tunnellab.config.validate import validate_config
+from tunnellab.stages import enter_stage
 
 CONFIG_NAME = "analyze"
 CI_DFS = ("n-1", "n")
@@ -74,6 +75,7 @@ def analyze_command(cfg: DictConfig) -> str:
     from tunnellab.analysis.study import AnalysisOptions, analyze
 
     validate_config(cfg)
+    enter_stage("analysis")
     data = load_source(cfg.source, wandb_cache=wandb_cache(cfg), refresh=cfg.wandb.refresh)
     options = AnalysisOptions(
         ci_df=cfg.ci_df,
@@ -87,4 +89,6 @@ def analyze_command(cfg: DictConfig) -> str:
 
 
 register_analyze_config()
-main = hydra_app(lambda cfg, _run_dir: analyze_command(cfg), config_name=CONFIG_NAME)
+main = hydra_app(
+    lambda cfg, _run_dir: analyze_command(cfg), config_name=CONFIG_NAME, resumable=False
+)

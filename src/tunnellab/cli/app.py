@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import sys
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -13,21 +12,25 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
+from tunnellab.cli.failures import INTERRUPTED, exit_for, fail, interrupted_paragraph
 from tunnellab.config import config_dir, register_configs, validate_config
-from tunnellab.errors import TunnellabError
 
 log = logging.getLogger("tunnellab")
 # conf/hydra/launcher/joblib.yaml shares the plugin's config name on purpose; Hydra warns each job.
 warnings.filterwarnings("ignore", message=r".*validated against ConfigStore schema.*")
+PROG = "tunnellab"
 
 
 def hydra_app(
-    task: Callable[[DictConfig, Path], str], config_name: str = "config"
+    task: Callable[[DictConfig, Path], str], config_name: str = "config", resumable: bool = True
 ) -> Callable[[], None]:
     """Wrap ``task(cfg, run_dir) -> summary`` as a Hydra app over ``conf/``.
 
-    The config is validated first; a user-fixable error is printed as one paragraph and the
-    process exits with status 2 (in a multirun the job fails and Hydra reports it).
+    The config is validated first. A user-fixable error is printed as one paragraph and the
+    process exits with status 2 (in a multirun the job fails and Hydra reports it); any other
+    error prints its type and the log file holding its traceback (status 1); Ctrl-C says where
+    the command stopped and that rerunning it resumes (status 130). ``resumable`` is False for
+    commands with nothing to resume.
     """
     register_configs()
 
@@ -37,16 +40,25 @@ def hydra_app(
         try:
             validate_config(cfg)
             summary = task(cfg, run_dir)
-        except TunnellabError as err:
+        except Exception as err:
             if hydra_cfg.mode == RunMode.MULTIRUN:
                 raise
-            print(f"\ntunnellab: error: {err}", file=sys.stderr)
-            sys.exit(2)
+            exit_for(PROG, err, run_dir)
         if summary:
             print(summary, flush=True)
 
     job.__name__ = task.__name__
     job.__doc__ = task.__doc__
-    return hydra.main(config_path=str(config_dir()), config_name=config_name, version_base="1.3")(
+    main = hydra.main(config_path=str(config_dir()), config_name=config_name, version_base="1.3")(
         job
     )
+
+    def entry() -> None:
+        try:
+            main()
+        except KeyboardInterrupt:
+            fail(PROG, interrupted_paragraph(resumable), INTERRUPTED)
+
+    entry.__name__ = task.__name__
+    entry.__doc__ = task.__doc__
+    return entry

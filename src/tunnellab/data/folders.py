@@ -1,4 +1,9 @@
-"""Class-per-folder datasets: any image folder (ID or OOD), NINCO and ImageNet-R."""
+"""Class-per-folder datasets: any image folder (ID or OOD), NINCO and ImageNet-R.
+
+Folders are walked following links, but no file is counted twice (a link to a file already
+found is skipped) and no folder is walked twice (a link back to a parent does not loop).
+Which odd files convert and which are skipped: :mod:`tunnellab.data.imagefiles`.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +11,9 @@ import logging
 import os
 from pathlib import Path
 
-from PIL import Image, UnidentifiedImageError
-
 from tunnellab.data.builders import dataset_builder
 from tunnellab.data.catalog import dataset_not_found
+from tunnellab.data.imagefiles import problem_of, skipped_summary
 from tunnellab.data.sources import FileSource, SplitSources
 from tunnellab.data.splits import fixed_split, stratified_holdout
 from tunnellab.data.subsets import id_sources
@@ -31,10 +35,24 @@ def class_dirs(root: Path) -> list[Path]:
 
 
 def image_files(folder: Path) -> list[Path]:
-    """Every image under ``folder`` (recursively, following links), sorted by relative path."""
+    """Every image under ``folder`` (recursively, following links), sorted by relative path.
+
+    A link back to the folder itself or to one above it (a loop) is not followed, and a folder
+    reached twice (two links to it) is walked once.
+    """
     found = []
+    walked: set[str] = set()
     for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
-        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        here = os.path.realpath(dirpath)
+        if here in walked:
+            dirnames[:] = []
+            continue
+        walked.add(here)
+        dirnames[:] = [
+            d
+            for d in dirnames
+            if not d.startswith(".") and not _is_loop(here, os.path.realpath(Path(dirpath, d)))
+        ]
         found += [
             Path(dirpath, f)
             for f in filenames
@@ -43,22 +61,55 @@ def image_files(folder: Path) -> list[Path]:
     return sorted(found, key=lambda p: p.relative_to(folder).as_posix())
 
 
-def is_readable(path: Path) -> bool:
-    """Whether PIL recognises ``path`` as an intact image (reads the header, not the pixels)."""
-    try:
-        with Image.open(path) as image:
-            image.verify()
-        return True
-    except (OSError, SyntaxError, ValueError, UnidentifiedImageError):
+def _is_loop(here: str, target: str) -> bool:
+    """Whether a link from real folder ``here`` to real folder ``target`` leads back up."""
+    return here == target or here.startswith(target.rstrip(os.sep) + os.sep)
+
+
+DUPLICATE = "duplicate (another link to a file already taken)"
+
+
+class FileIndex:
+    """Files found so far: the same file (by its real path) is only taken once."""
+
+    def __init__(self) -> None:
+        self.seen: set[str] = set()
+
+    def is_duplicate(self, path: Path) -> bool:
+        """Whether the file was taken already (if not, it is now)."""
+        real = os.path.realpath(path)
+        if real in self.seen:
+            return True
+        self.seen.add(real)
         return False
 
 
-def readable_image_files(folder: Path) -> tuple[list[Path], list[Path]]:
-    """(readable, unreadable) image files under ``folder``."""
-    good, bad = [], []
-    for path in image_files(folder):
-        (good if is_readable(path) else bad).append(path)
-    return good, bad
+def _through_a_link(path: Path) -> bool:
+    return os.path.realpath(path) != os.path.abspath(path)
+
+
+def checked_image_files(
+    folder: Path, check: bool = True, index: FileIndex | None = None
+) -> tuple[list[Path], dict[Path, str]]:
+    """(usable, skipped → reason) image files under ``folder``, sorted by relative path.
+
+    A file reached twice (here, or in an earlier folder of ``index``) is taken once: the path
+    without links wins over a link to it. ``check=False`` skips only those duplicates.
+    """
+    index = index or FileIndex()
+    files = image_files(folder)
+    problems: dict[Path, str | None] = {}
+    for path in sorted(files, key=_through_a_link):  # stable: sorted order within each kind
+        problems[path] = DUPLICATE if index.is_duplicate(path) else None
+        if problems[path] is None and check:
+            problems[path] = problem_of(path)
+    good = [p for p in files if problems[p] is None]
+    return good, {p: problems[p] for p in files if problems[p] is not None}
+
+
+def readable_image_files(folder: Path) -> tuple[list[Path], dict[Path, str]]:
+    """(readable, unreadable → reason) image files under ``folder``."""
+    return checked_image_files(folder)
 
 
 def scan_class_folders(
@@ -67,29 +118,33 @@ def scan_class_folders(
     """``root/<class>/<image>`` → a source labelled by sorted class name.
 
     With ``classes`` given, exactly those folders are read, in that order (the caller checks
-    that they exist). With ``check_readable``, files PIL cannot read are skipped, counted in
-    ``source.skipped`` and reported in the log, and a class left without images is an error.
+    that they exist). A file reached twice through links is taken once. With ``check_readable``,
+    files that are not usable images (empty, not an image, corrupt, too large: see
+    :func:`~tunnellab.data.imagefiles.problem_of`) are skipped, kept with their reason in
+    ``source.skipped`` and named in a warning, and a class left without images is an error.
     """
     folders = class_dirs(root) if classes is None else [root / c for c in classes]
     paths: list[Path] = []
     labels: list[int] = []
-    skipped: list[Path] = []
+    skipped: dict[Path, str] = {}
+    index = FileIndex()
     for label, folder in enumerate(folders):
-        files, bad = readable_image_files(folder) if check_readable else (image_files(folder), [])
-        skipped += bad
+        files, bad = checked_image_files(folder, check_readable, index)
+        skipped.update(bad)
         if check_readable and not files:
+            summary = skipped_summary([(str(p), r) for p, r in bad.items()], len(bad))
             raise DatasetNotFoundError(
-                f"The class folder {folder} holds no readable image "
-                f"({len(bad)} unreadable file(s) skipped). Every class folder under {root} needs "
-                "at least one image (" + ", ".join(sorted(IMAGE_EXTENSIONS)) + "); remove or "
-                "fill the empty class."
+                f"The class folder {folder} holds no usable image ({summary}). Every class "
+                f"folder under {root} needs at least one image ("
+                + ", ".join(sorted(IMAGE_EXTENSIONS))
+                + "); remove or fill the empty class."
             )
         paths += files
         labels += [label] * len(files)
     if skipped:
-        log.warning(
-            "%s: skipped %d unreadable image file(s), e.g. %s", root, len(skipped), skipped[0]
-        )
+        total = len(paths) + len(skipped)
+        pairs = [(str(p), r) for p, r in skipped.items()]
+        log.warning("%s: %s", root, skipped_summary(pairs, total))
     source = FileSource(paths, labels, [f.name for f in folders])
     source.skipped = skipped
     return source
@@ -145,7 +200,8 @@ def folder_splits(
     if test_root is not None and test_root.is_dir() and train_root != path:
         test = scan_class_folders(test_root, check_readable=True)
         return train, _relabel(test, train.classes, test_root)
-    kept, held = stratified_holdout(train.labels, test_fraction, seed)
+    where = f"The image folder {train_root}"
+    kept, held = stratified_holdout(train.labels, test_fraction, seed, where, train.classes)
     return train.select(kept), train.select(held)
 
 

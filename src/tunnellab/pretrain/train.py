@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import signal
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,14 +22,20 @@ from tunnellab.atomic import atomic_write_text
 from tunnellab.config.instantiate import instantiate_node
 from tunnellab.data.arrays import DatasetSplits
 from tunnellab.errors import ConfigError
+from tunnellab.pretrain.checkpoint_io import AtomicCheckpointIO
 from tunnellab.pretrain.datamodule import ArraysDataModule
+from tunnellab.pretrain.launch import check_trainer
 from tunnellab.pretrain.module import BackboneClassifier
+from tunnellab.stages import enter_stage
+
+log = logging.getLogger("tunnellab")
 
 CHECKPOINT_DIR = "checkpoints"
 BEST = "best.ckpt"
 LAST = "last.ckpt"
 DONE = "pretrain.json"
 PRETRAINED = "pretrained"  # checkpoint=pretrained: probe the weights the model config loads
+RANDOM_INIT = "random_init"  # checkpoint=random_init: probe the untrained model, on purpose
 
 
 @dataclass
@@ -109,10 +116,33 @@ def quiet_lightning() -> None:
     warnings.filterwarnings("ignore", message=r".*The `srun` command is available.*")
 
 
+def fit(
+    trainer: pl.Trainer, module: pl.LightningModule, data: pl.LightningDataModule, ckpt: str | None
+) -> None:
+    """``trainer.fit``; Ctrl-C comes out as :class:`KeyboardInterrupt`.
+
+    Lightning catches the interrupt itself, stops and exits with status 1 (older versions carry
+    on, with ``trainer.interrupted`` set): either way the caller must not go on to probe.
+    """
+    try:
+        trainer.fit(module, datamodule=data, ckpt_path=ckpt)
+    except SystemExit:
+        if not trainer.interrupted:
+            raise
+    if trainer.interrupted:
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # Lightning ignores a 2nd Ctrl-C
+        raise KeyboardInterrupt
+
+
 def pretrain(
     cfg: DictConfig, run_dir: Path, id_data: DatasetSplits, loggers: list[Logger]
 ) -> PretrainOutcome:
-    """Train ``cfg.model`` on ``id_data`` with ``cfg.optim``; resumes from ``last.ckpt``."""
+    """Train ``cfg.model`` on ``id_data`` with ``cfg.optim``; resumes from ``last.ckpt``.
+
+    Ctrl-C stops training at once: :class:`KeyboardInterrupt` is raised (never a half-trained
+    model handed on), and the same command resumes from ``last.ckpt``.
+    """
+    enter_stage("pretraining")
     ckpt_dir = run_dir / CHECKPOINT_DIR
     done = ckpt_dir / DONE
     if done.is_file() and (ckpt_dir / BEST).is_file():
@@ -125,6 +155,7 @@ def pretrain(
             world_size=info.get("world_size", 1),
         )
 
+    check_trainer(cfg.trainer)
     quiet_lightning()
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     module = BackboneClassifier(
@@ -160,10 +191,13 @@ def pretrain(
         logger=loggers or False,
         callbacks=callbacks,
         use_distributed_sampler=False,  # EpochShuffleSampler shards itself under DDP
+        plugins=[AtomicCheckpointIO()],
     )
     resume = ckpt_dir / LAST
     resumed = resume.is_file()
-    trainer.fit(module, datamodule=data, ckpt_path=str(resume) if resumed else None)
+    if resumed:
+        log.info("resuming pretraining from %s", resume)
+    fit(trainer, module, data, str(resume) if resumed else None)
     best_val = (
         float(checkpoint.best_model_score) if checkpoint.best_model_score is not None else 0.0
     )
