@@ -22,3 +22,6 @@ class DiskError(TunnellabError, OSError):
 
     It is also an :class:`OSError`, so code that tolerates a failed optional write still does.
     """
+
+    def __str__(self) -> str:  # the paragraph, not OSError's "[Errno 28] ...: 'path'"
+        return str(self.args[0]) if self.args else ""

@@ -3,22 +3,56 @@
 from __future__ import annotations
 
 import logging
+import sys
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.errors import OverrideParseException
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from tunnellab.cli.failures import INTERRUPTED, exit_for, fail, interrupted_paragraph
+from tunnellab.cli.failures import (
+    INTERRUPTED,
+    USER_ERROR,
+    exit_for,
+    fail,
+    interrupted_paragraph,
+)
 from tunnellab.config import config_dir, register_configs, validate_config
 
 log = logging.getLogger("tunnellab")
 # conf/hydra/launcher/joblib.yaml shares the plugin's config name on purpose; Hydra warns each job.
 warnings.filterwarnings("ignore", message=r".*validated against ConfigStore schema.*")
 PROG = "tunnellab"
+
+
+def override_problem(argv: Sequence[str]) -> str | None:
+    """The paragraph for the first command-line override Hydra cannot parse (None if all parse).
+
+    Hydra's own message says what the grammar expected, not which override broke it.
+    """
+    from hydra._internal.utils import get_args_parser
+
+    try:
+        args, _unknown = get_args_parser().parse_known_args(list(argv))
+    except SystemExit:  # a bad flag: Hydra's own parser says so
+        return None
+    parser = OverridesParser.create()
+    for override in args.overrides:
+        try:
+            parser.parse_overrides([override])
+        except OverrideParseException as err:
+            reason = (str(err).strip().splitlines() or ["bad syntax"])[0]
+            return (
+                f"cannot parse the override '{override}' ({reason}). Values with brackets, "
+                "parentheses, commas, quotes or '=' must be quoted for Hydra, inside the "
+                """shell's quotes: 'data.path="/my images (1)"', 'probe.lr_grid=[0.1,0.01]'."""
+            )
+    return None
 
 
 def hydra_app(
@@ -54,6 +88,9 @@ def hydra_app(
     )
 
     def entry() -> None:
+        problem = override_problem(sys.argv[1:])
+        if problem is not None:
+            fail(PROG, problem, USER_ERROR)
         try:
             main()
         except KeyboardInterrupt:
