@@ -95,16 +95,28 @@ def unexpected_paragraph(err: BaseException, log_path: Path) -> str:
     )
 
 
-def fail(prog: str, paragraph: str, status: int) -> NoReturn:
-    """Print ``prog: error: paragraph`` (``prog: paragraph`` after Ctrl-C) on stderr; exit."""
+def say(prog: str, paragraph: str, status: int) -> int:
+    """Print ``prog: error: paragraph`` (``prog: paragraph`` after Ctrl-C) on stderr; return
+    ``status``."""
     label = "" if status == INTERRUPTED else "error: "
     print(f"\n{prog}: {label}{paragraph}", file=sys.stderr, flush=True)
-    sys.exit(status)
+    return status
+
+
+def fail(prog: str, paragraph: str, status: int) -> NoReturn:
+    """:func:`say`, then exit with ``status``."""
+    sys.exit(say(prog, paragraph, status))
+
+
+def report(prog: str, err: BaseException, fallback_dir: str | Path | None) -> int:
+    """Print what this module describes for ``err``; return the exit status."""
+    paragraph = user_paragraph(err)
+    if paragraph is not None:
+        return say(prog, paragraph, USER_ERROR)
+    log_path = record_traceback(err, fallback_dir)
+    return say(prog, unexpected_paragraph(err, log_path), UNEXPECTED)
 
 
 def exit_for(prog: str, err: BaseException, fallback_dir: str | Path | None) -> NoReturn:
-    """End the process the way this module describes for ``err``."""
-    paragraph = user_paragraph(err)
-    if paragraph is not None:
-        fail(prog, paragraph, USER_ERROR)
-    fail(prog, unexpected_paragraph(err, record_traceback(err, fallback_dir)), UNEXPECTED)
+    """:func:`report`, then exit with its status."""
+    sys.exit(report(prog, err, fallback_dir))

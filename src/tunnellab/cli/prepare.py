@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from tunnellab.cli.failures import INTERRUPTED, exit_for, fail
+from tunnellab.cli import failures
 from tunnellab.data.imagenet100 import prepare_imagenet100
 
 PROG = "tunnellab-prepare"
@@ -47,13 +47,10 @@ def main(argv: list[str] | None = None) -> int:
             args.imagenet, args.out, args.copy, args.val_labels, args.class_list
         )
     except KeyboardInterrupt:
-        fail(
-            PROG,
-            "interrupted; rerun the same command to finish (what is in place is kept)",
-            INTERRUPTED,
-        )
+        message = "interrupted; rerun the same command to finish (what is in place is kept)"
+        return failures.say(PROG, message, failures.INTERRUPTED)
     except Exception as err:
-        exit_for(PROG, err, args.out)
+        return failures.report(PROG, err, args.out)
     print("\n".join(report.lines()))
     if not report.complete:
         print("tunnellab-prepare: error: classes are missing (listed above)", file=sys.stderr)
