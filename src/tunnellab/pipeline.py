@@ -297,7 +297,7 @@ def _record_scheduler(run_dir: Path) -> None:
 def run_pretrain(cfg: DictConfig, run_dir: Path) -> PretrainOutcome:
     """Only pretrain: the best checkpoint lands in ``<run dir>/checkpoints/best.ckpt``."""
     run_dir = _prepare(cfg, run_dir)
-    check_trainer(cfg.trainer)
+    check_trainer(cfg.trainer)  # before any data is loaded or a Trainer is built
     with tracked(cfg, run_dir, "pretrain") as tracker:
         return pretrain(cfg, run_dir, instantiate_dataset(cfg.data), tracker.lightning_loggers())
 

@@ -40,25 +40,33 @@ def image_files(folder: Path) -> list[Path]:
     A link back to the folder itself or to one above it (a loop) is not followed, and a folder
     reached twice (two links to it) is walked once.
     """
-    found = []
+    return list(_image_files_with_real_paths(folder))
+
+
+def _image_files_with_real_paths(folder: Path) -> dict[Path, str]:
+    """:func:`image_files` → each file's real path (links resolved), in the same order."""
+    top = os.fspath(folder)
+    found: dict[str, str] = {}  # path relative to ``folder`` → real path
     walked: set[str] = set()
-    for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
-        here = os.path.realpath(dirpath)
-        if here in walked:
-            dirnames[:] = []
+    pending = [("", os.path.realpath(top))]
+    while pending:
+        relative, real_here = pending.pop()
+        if real_here in walked:
             continue
-        walked.add(here)
-        dirnames[:] = [
-            d
-            for d in dirnames
-            if not d.startswith(".") and not _is_loop(here, os.path.realpath(Path(dirpath, d)))
-        ]
-        found += [
-            Path(dirpath, f)
-            for f in filenames
-            if not f.startswith(".") and Path(f).suffix.lower() in IMAGE_EXTENSIONS
-        ]
-    return sorted(found, key=lambda p: p.relative_to(folder).as_posix())
+        walked.add(real_here)
+        with os.scandir(os.path.join(top, relative)) as entries:
+            for entry in entries:
+                if entry.name.startswith("."):
+                    continue
+                rel = f"{relative}/{entry.name}" if relative else entry.name
+                if entry.is_dir():  # follows links
+                    target = os.path.realpath(entry.path)
+                    if not _is_loop(real_here, target):
+                        pending.append((rel, target))
+                elif os.path.splitext(entry.name)[1].lower() in IMAGE_EXTENSIONS:
+                    direct = f"{real_here}/{entry.name}"
+                    found[rel] = os.path.realpath(entry.path) if entry.is_symlink() else direct
+    return {Path(folder, rel): found[rel] for rel in sorted(found)}
 
 
 def _is_loop(here: str, target: str) -> bool:
@@ -75,17 +83,12 @@ class FileIndex:
     def __init__(self) -> None:
         self.seen: set[str] = set()
 
-    def is_duplicate(self, path: Path) -> bool:
-        """Whether the file was taken already (if not, it is now)."""
-        real = os.path.realpath(path)
+    def take(self, real: str) -> bool:
+        """Take the file at real path ``real``; False when it was taken already."""
         if real in self.seen:
-            return True
+            return False
         self.seen.add(real)
-        return False
-
-
-def _through_a_link(path: Path) -> bool:
-    return os.path.realpath(path) != os.path.abspath(path)
+        return True
 
 
 def checked_image_files(
@@ -97,10 +100,12 @@ def checked_image_files(
     without links wins over a link to it. ``check=False`` skips only those duplicates.
     """
     index = index or FileIndex()
-    files = image_files(folder)
+    real = _image_files_with_real_paths(folder)
+    files = list(real)
+    linked = {p: real[p] != os.path.abspath(p) for p in files}
     problems: dict[Path, str | None] = {}
-    for path in sorted(files, key=_through_a_link):  # stable: sorted order within each kind
-        problems[path] = DUPLICATE if index.is_duplicate(path) else None
+    for path in sorted(files, key=linked.__getitem__):  # stable: sorted within each kind
+        problems[path] = None if index.take(real[path]) else DUPLICATE
         if problems[path] is None and check:
             problems[path] = problem_of(path)
     good = [p for p in files if problems[p] is None]

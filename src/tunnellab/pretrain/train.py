@@ -24,7 +24,6 @@ from tunnellab.data.arrays import DatasetSplits
 from tunnellab.errors import ConfigError
 from tunnellab.pretrain.checkpoint_io import AtomicCheckpointIO
 from tunnellab.pretrain.datamodule import ArraysDataModule
-from tunnellab.pretrain.launch import check_trainer
 from tunnellab.pretrain.module import BackboneClassifier
 from tunnellab.stages import enter_stage
 
@@ -155,7 +154,6 @@ def pretrain(
             world_size=info.get("world_size", 1),
         )
 
-    check_trainer(cfg.trainer)
     quiet_lightning()
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     module = BackboneClassifier(
