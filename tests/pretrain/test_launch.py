@@ -98,3 +98,9 @@ def test_the_composed_ddp_trainer_is_refused_without_a_launcher(compose, monkeyp
     with pytest.raises(ConfigError, match="torchrun --nproc_per_node=2"):
         check_trainer(cfg.trainer)
     check_trainer(compose("trainer=cpu").trainer)
+
+
+def test_more_gpus_than_the_machine_has():
+    trainer = {"accelerator": "gpu", "devices": 4, "strategy": "ddp"}
+    problem = launch_problem(trainer, {}, 2, COMMAND)
+    assert "asks for 4 GPUs, and this machine has 2" in problem and "torchrun" not in problem

@@ -85,6 +85,11 @@ def launch_problem(
     nodes = int(trainer.get("num_nodes", 1) or 1)
     devices = trainer.get("devices", 1)
     per_node = device_count(accelerator, devices, gpus)
+    if uses_gpu(accelerator, gpus) and per_node > gpus:
+        return (
+            f"'trainer.devices={devices}' asks for {per_node} GPUs, and this machine has "
+            f"{gpus}; use trainer.devices={gpus} (or auto), or run on a machine with more GPUs."
+        )
     processes = per_node * nodes
     if processes <= 1 or any(word in strategy for word in SELF_STARTING):
         return None
