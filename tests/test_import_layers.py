@@ -28,7 +28,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("data", "models"),
     ("metrics",),
     ("instantiate", "variables", "run_identity"),
-    ("atomic", "distributed", "errors", ROOT),
+    ("atomic", "disk", "distributed", "errors", "stages", ROOT),
 )
 
 Graph = Mapping[str, set[str]]

@@ -1,10 +1,16 @@
-"""Atomic file writes: a reader (or a relaunch after a crash) never sees a half-written file."""
+"""Atomic file writes: a reader (or a relaunch after a crash) never sees a half-written file.
+
+A write that fails for lack of space or permission raises :class:`~tunnellab.errors.DiskError`
+naming the file; the temporary file is removed and an earlier version of the file stays intact.
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
 from pathlib import Path
+
+from tunnellab.disk import disk_error
 
 
 def atomic_write(path: Path, write: Callable[[Path], object]) -> Path:
@@ -14,6 +20,11 @@ def atomic_write(path: Path, write: Callable[[Path], object]) -> Path:
     try:
         write(tmp)
         os.replace(tmp, path)
+    except OSError as err:
+        wrapped = disk_error(err, path)
+        if wrapped is err:
+            raise
+        raise wrapped from err
     finally:
         tmp.unlink(missing_ok=True)
     return path

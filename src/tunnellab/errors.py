@@ -11,3 +11,17 @@ class ConfigError(TunnellabError, ValueError):
 
 class DatasetNotFoundError(TunnellabError, FileNotFoundError):
     """A dataset that is not where it was looked for (says where and how to get it)."""
+
+
+class DataError(TunnellabError):
+    """Data that is there but cannot be used (nothing decodable left, too few images per class)."""
+
+
+class DiskError(TunnellabError, OSError):
+    """A file or folder that cannot be written (no space, read-only, not a folder); names the path.
+
+    It is also an :class:`OSError`, so code that tolerates a failed optional write still does.
+    """
+
+    def __str__(self) -> str:  # the paragraph, not OSError's "[Errno 28] ...: 'path'"
+        return str(self.args[0]) if self.args else ""

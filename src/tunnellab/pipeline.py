@@ -19,14 +19,18 @@ from tunnellab.analysis.curves import plot_tunnel_curves
 from tunnellab.atomic import atomic_write_text
 from tunnellab.data.arrays import DatasetSplits
 from tunnellab.data.ood_suite import ood_entries
+from tunnellab.disk import ensure_writable_dir
 from tunnellab.distributed import is_rank_zero
+from tunnellab.errors import ConfigError
 from tunnellab.instantiate import dataclass_from_node, instantiate_node
 from tunnellab.metrics.representation import tap_diagnostics
 from tunnellab.models.registry import count_parameters
+from tunnellab.pretrain.launch import check_trainer
 from tunnellab.pretrain.train import (
     BEST,
     CHECKPOINT_DIR,
     PRETRAINED,
+    RANDOM_INIT,
     PretrainOutcome,
     build_backbone,
     load_backbone,
@@ -45,6 +49,7 @@ from tunnellab.run_identity import (
     done_record,
     semantic,
 )
+from tunnellab.stages import enter_stage
 from tunnellab.tracking.tracker import Tracker, start_tracker
 
 
@@ -76,6 +81,7 @@ def load_datasets(cfg: DictConfig) -> tuple[DatasetSplits, dict[str, DatasetSpli
 
     OOD entries restricted to other ID datasets (``only_for`` / ``skip_for``) are left out.
     """
+    enter_stage("loading data")
     id_data = instantiate_dataset(cfg.data)
     ood: dict[str, DatasetSplits] = {}
     for name, node in ood_entries(cfg).items():
@@ -147,6 +153,7 @@ def probe_backbone(
     checkpoint: Path | None = None,
 ) -> RunResult:
     """Probe every tap of ``model`` on ID and OOD data; write tables, the plot and the summary."""
+    enter_stage("probing")
     started = time.perf_counter()
     probe_cfg = cfg.probe
     stage = stage_for(cfg, run_dir, model)
@@ -257,12 +264,20 @@ def pin_cpu_threads(cfg: DictConfig) -> None:
 
 def _prepare(cfg: DictConfig, run_dir: Path) -> Path:
     pin_cpu_threads(cfg)
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    run_dir = ensure_writable_dir(run_dir, "the run dir (hydra.run.dir)")
+    check_cache_dirs(cfg)
     if is_rank_zero():  # one writer per run dir, also under DDP
         atomic_write_text(run_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
         _record_scheduler(run_dir)
     return run_dir
+
+
+def check_cache_dirs(cfg: DictConfig) -> None:
+    """The cache folders the config names can be written (checked before any work is done)."""
+    if cfg.paths.get("cache_dir"):
+        ensure_writable_dir(cfg.paths.cache_dir, "paths.cache_dir")
+    if cfg.data.get("cache") and cfg.data.get("cache_dir"):
+        ensure_writable_dir(cfg.data.cache_dir, "data.cache_dir")
 
 
 def _record_scheduler(run_dir: Path) -> None:
@@ -276,17 +291,38 @@ def run_pretrain(cfg: DictConfig, run_dir: Path) -> PretrainOutcome:
     """Only pretrain: the best checkpoint lands in ``<run dir>/checkpoints/best.ckpt``."""
     claim_run_dir(cfg, Path(run_dir), results=False)
     run_dir = _prepare(cfg, run_dir)
+    check_trainer(cfg.trainer)  # before any data is loaded or a Trainer is built
     with tracked(cfg, run_dir, "pretrain") as tracker:
         return pretrain(cfg, run_dir, instantiate_dataset(cfg.data), tracker.lightning_loggers())
 
 
 def probe_target(cfg: DictConfig, run_dir: Path) -> tuple[nn.Module, Path | None]:
     """The backbone to probe and its checkpoint: ``checkpoint=pretrained`` probes the model as its
-    config builds it (e.g. timm weights from the local cache); ``null`` the run dir's best."""
+    config builds it (e.g. timm weights from the local cache), ``random_init`` its random
+    initialisation (on purpose), ``null`` the run dir's best."""
     if cfg.checkpoint == PRETRAINED:
+        check_loads_weights(cfg.model)
+    if cfg.checkpoint in (PRETRAINED, RANDOM_INIT):
         return build_backbone(cfg).eval(), None
     checkpoint = Path(cfg.checkpoint) if cfg.checkpoint else run_dir / CHECKPOINT_DIR / BEST
     return load_backbone(cfg, checkpoint), checkpoint
+
+
+def check_loads_weights(model: DictConfig) -> None:
+    """:class:`ConfigError` unless ``model`` loads pretrained weights (``model.weights``)."""
+    if model.get("weights"):
+        return
+    how = (
+        "model.weights is null"
+        if "weights" in model
+        else "it is one of tunnellab's own models, which are built untrained"
+    )
+    raise ConfigError(
+        f"'checkpoint={PRETRAINED}' would probe randomly initialised weights: model "
+        f"'{model.name}' loads none ({how}). Pass checkpoint=<run dir>/checkpoints/best.ckpt of "
+        "a pretraining run, set model.weights=cache or model.weights=<file> (timm and "
+        f"torchvision models), or checkpoint={RANDOM_INIT} to probe random weights on purpose."
+    )
 
 
 def run_probe(cfg: DictConfig, run_dir: Path) -> RunResult:
@@ -319,6 +355,7 @@ def run(cfg: DictConfig, run_dir: Path) -> RunResult | None:
     if cfg.skip_if_done and (previous := _load_done(run_dir, cfg)) is not None:
         return previous
     run_dir = _prepare(cfg, run_dir)
+    check_trainer(cfg.trainer)
     with tracked(cfg, run_dir, "run") as tracker:
         started = time.perf_counter()
         id_data, ood_data = load_datasets(cfg)

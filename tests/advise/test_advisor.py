@@ -51,7 +51,10 @@ def _check_outputs(result, n_taps: int) -> pd.DataFrame:
 
 def test_random_timm_model_on_real_image_files(tmp_path):
     images = write_folder(tmp_path / "images")
-    cfg = _cfg("model=timm", "model.name=resnet18", f"data.path={images}", "data.resolution=40")
+    cfg = _cfg(
+        "model=timm", "model.name=resnet18", "checkpoint=random_init", f"data.path={images}",
+        "data.resolution=40",
+    )  # fmt: skip
     result = advise(cfg, tmp_path / "run")
     layers = _check_outputs(result, n_taps=8)
     assert result.advice.recommended_tap == int(layers["acc_selected"].idxmax()) + 1
@@ -83,6 +86,9 @@ def test_missing_folder_is_a_clear_error(tmp_path):
 def test_empty_class_is_a_clear_error(tmp_path):
     images = write_folder(tmp_path / "images", classes=2, per_class=6)
     (images / "class_empty").mkdir()
-    cfg = _cfg("model=timm", "model.name=resnet18", f"data.path={images}", "data.resolution=32")
+    cfg = _cfg(
+        "model=timm", "model.name=resnet18", "checkpoint=random_init", f"data.path={images}",
+        "data.resolution=32",
+    )  # fmt: skip
     with pytest.raises(DatasetNotFoundError, match="class_empty"):
         advise(cfg, tmp_path / "run")

@@ -22,6 +22,8 @@ CONF = config_dir()
 GROUPS = ["data", "ood", "model", "aug", "optim", "probe", "trainer", "logger", "paths"]
 MISSING = object()
 DATA_DIR = os.environ.get("TUNNELLAB_DATA", "data")  # paths.data_dir
+#: options with a required value (``???``) and the value a user must add
+REQUIRED = {"data=torchvision": ["data.dataset=SVHN"]}
 
 
 def _options(group: str) -> list[str]:
@@ -244,7 +246,7 @@ def test_every_file_has_expectations():
 
 @pytest.mark.parametrize("override", sorted(EXPECTED), ids=str)
 def test_every_group_option_resolves_to_its_values(override):
-    cfg = compose_config([override])
+    cfg = compose_config([override, *REQUIRED.get(override, [])])
     _check(cfg, EXPECTED[override], override)
 
 

@@ -46,6 +46,8 @@ def test_paper8_entries_follow_the_id_resolution_and_data_dir(compose):
         (["data=cifar10", "data.resolution=8"], ["data.resolution=8", "[16, 512]"]),
         (["data=cifar10", "data.name=cifar11"], ["data.name=cifar11", "cifar100"]),
         (["data=torchvision", "data.dataset=NotADataset"], ["data.dataset=NotADataset", "SVHN"]),
+        (["data=torchvision"], ["'data.dataset' has no value", "FashionMNIST"]),
+        (["data=torchvision", "data.name=SVHN"], ["'data.dataset' has no value", "SVHN"]),
         (["ood=paper8", "ood.datasets.flowers.test_split=train"], ["test_split=train", "val"]),
         (["ood=paper8", "ood.datasets.aircraft.annotation_level=model"], ["variant", "family"]),
     ],
@@ -59,7 +61,7 @@ def test_bad_data_values_fail_at_compose_time(compose, overrides, fragments):
 
 def test_every_id_config_keeps_the_run_variable_keys(compose):
     for data in ("imagenet100", "cifar10", "cifar100", "imagefolder", "torchvision"):
-        cfg = compose(f"data={data}")
+        cfg = compose(f"data={data}", *(["data.dataset=SVHN"] if data == "torchvision" else []))
         assert {"name", "resolution", "classes", "samples_per_class"} <= set(cfg.data)
 
 

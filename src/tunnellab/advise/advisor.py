@@ -26,9 +26,11 @@ from tunnellab.data.folders import readable_image_files
 from tunnellab.errors import ConfigError
 from tunnellab.metrics.tunnel import ood_retained, tunnel_start
 from tunnellab.pipeline import instantiate_dataset, probe_target, stage_for, tracked
+from tunnellab.pretrain.train import PRETRAINED, RANDOM_INIT
 from tunnellab.probe.heads import ProbeCurves
 from tunnellab.probe.stage import ProbeStage
 from tunnellab.run_identity import semantic
+from tunnellab.stages import enter_stage
 
 
 @dataclass
@@ -60,9 +62,11 @@ def _probe_at(cfg: DictConfig, run_dir: Path) -> tuple[nn.Module, ProbeStage, Da
     return model, stage_for(cfg, run_dir, model), instantiate_dataset(cfg.data)
 
 
-def _count_unreadable(cfg: DictConfig) -> int:
+def _count_unreadable(cfg: DictConfig, data: DatasetSplits) -> int:
+    """Files skipped when the folders were read, plus images that then failed to decode."""
     roots = [cfg.data.path] + ([cfg.data.test_path] if cfg.data.get("test_path") else [])
-    return sum(len(readable_image_files(Path(r).expanduser())[1]) for r in roots)
+    unreadable = sum(len(readable_image_files(Path(r).expanduser())[1]) for r in roots)
+    return unreadable + len(data.train.skipped) + len(data.test.skipped)
 
 
 def advise(cfg: DictConfig, run_dir: Path) -> AdviceResult:
@@ -75,6 +79,7 @@ def advise(cfg: DictConfig, run_dir: Path) -> AdviceResult:
             "<path>/<class>/<image> (or <path>/train/<class>/ + <path>/test/<class>/)."
         )
     with tracked(cfg, run_dir, "advise") as tracker:
+        enter_stage("advising")
         model, stage, data = _probe_at(cfg, run_dir)
         key = semantic(cfg.data)
         clean = _curves(stage, data, data.test, key)
@@ -95,7 +100,8 @@ def advise(cfg: DictConfig, run_dir: Path) -> AdviceResult:
             layers[f"acc_{name}"] = curves.acc_selected
             layers[f"drop_{name}"] = layers["acc_selected"] - layers[f"acc_{name}"]
 
-        checkpoint = cfg.checkpoint if cfg.checkpoint not in (None, "pretrained") else None
+        named = cfg.checkpoint not in (None, PRETRAINED, RANDOM_INIT)
+        checkpoint = cfg.checkpoint if named else None
         pretrain_res = pretraining_resolution(model, checkpoint)
         native = native_size(data_path)
         by_resolution = {cfg.data.resolution: float(np.nanmax(clean.acc_selected))}
@@ -128,7 +134,7 @@ def advise(cfg: DictConfig, run_dir: Path) -> AdviceResult:
             native_resolution=native,
             resolution_best=by_resolution if len(by_resolution) > 1 else {},
             nuisances=nuisances,
-            skipped_images=_count_unreadable(cfg),
+            skipped_images=_count_unreadable(cfg, data),
         )
         files = write_advice(advice, run_dir)
         tracker.log_tables(

@@ -14,13 +14,14 @@ from pathlib import Path
 import pandas as pd
 
 from tunnellab.analysis.paper_results import load_paper_results, paper_results_path
-from tunnellab.analysis.table import RUN_VARIABLES, AnalysisError, finalise
+from tunnellab.analysis.table import REQUIRED, RUN_VARIABLES, AnalysisError, finalise
 from tunnellab.metrics.tunnel import ood_retained, pearson_id_ood, tunnel_start, tunnel_strength
 
 PROBE_RESULTS = "probe_results.csv"
 TUNNEL_METRICS = "tunnel_metrics.csv"
 RUNS_CSV = "runs.csv"
 TAPS_CSV = "taps.csv"
+CSV_ERRORS = (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError)
 TAP_COLUMNS = ("backbone", "dataset", "role", "tap_index", "tap_name", "accuracy_value")
 
 
@@ -83,8 +84,38 @@ def _replaced(path: Path) -> bool:
     return any(part.startswith("replaced-") for part in path.parts)  # run_identity's folders
 
 
+def read_run_dir(run_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame | None, list[str]]:
+    """(metrics, probes or None, notes) of one run dir; :class:`AnalysisError` when its tables
+    cannot be read (not a CSV, truncated, missing columns)."""
+    metrics_path, probes_path = run_dir / TUNNEL_METRICS, run_dir / PROBE_RESULTS
+    notes = []
+    try:
+        probes = pd.read_csv(probes_path) if probes_path.is_file() else None
+        if metrics_path.is_file():
+            metrics = pd.read_csv(metrics_path)
+        else:
+            metrics = metrics_from_probes(probes)
+            notes.append(f"{run_dir}: no {TUNNEL_METRICS}; metrics recomputed from acc_best")
+    except CSV_ERRORS as err:
+        reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise AnalysisError(f"{run_dir}: a result table is not a readable CSV ({reason})") from None
+    except KeyError as err:
+        raise AnalysisError(f"{run_dir}: {PROBE_RESULTS} lacks the column {err}") from None
+    for name, table, needed in (
+        (TUNNEL_METRICS, metrics, REQUIRED),
+        (PROBE_RESULTS, probes, TAP_COLUMNS[1:5]),
+    ):
+        missing = [] if table is None or table.empty else [c for c in needed if c not in table]
+        if missing:
+            raise AnalysisError(f"{run_dir}: {name} lacks the column(s) {', '.join(missing)}")
+    return metrics, probes, notes
+
+
 def load_sweep(root: str | Path) -> SourceData:
-    """All runs under a sweep (or single run) directory."""
+    """All runs under a sweep (or single run) directory.
+
+    A run dir whose tables cannot be read is skipped and noted; none left is an error.
+    """
     root = Path(root)
     if not root.is_dir():
         raise AnalysisError(f"The source directory {root} does not exist.")
@@ -94,16 +125,15 @@ def load_sweep(root: str | Path) -> SourceData:
             f"No {TUNNEL_METRICS} or {PROBE_RESULTS} was found under {root}; point source= at "
             "a run directory or a sweep directory that holds run directories."
         )
-    tables, taps, notes = [], [], []
+    tables, taps, notes, unreadable = [], [], [], []
     seen: set[str] = set()
     for run_dir in run_dirs:
-        metrics_path, probes_path = run_dir / TUNNEL_METRICS, run_dir / PROBE_RESULTS
-        probes = pd.read_csv(probes_path) if probes_path.is_file() else None
-        if metrics_path.is_file():
-            metrics = pd.read_csv(metrics_path)
-        else:
-            metrics = metrics_from_probes(probes)
-            notes.append(f"{run_dir}: no {TUNNEL_METRICS}; metrics recomputed from acc_best")
+        try:
+            metrics, probes, run_notes = read_run_dir(run_dir)
+        except AnalysisError as err:
+            unreadable.append(str(err))
+            continue
+        notes += run_notes
         if metrics.empty:
             notes.append(f"{run_dir}: {TUNNEL_METRICS} has no rows; skipped")
             continue
@@ -117,6 +147,17 @@ def load_sweep(root: str | Path) -> SourceData:
         if probes is not None:
             accuracy = str(metrics["accuracy"].iloc[0]) if "accuracy" in metrics else "best"
             taps.append(curve_rows(probes, accuracy, run_id))
+    if unreadable:
+        notes.append(
+            f"skipped {len(unreadable)} of {len(run_dirs)} run dirs: " + "; ".join(unreadable)
+        )
+    if not tables:
+        detail = "; ".join(unreadable[:3]) or "their tables have no rows"
+        raise AnalysisError(
+            f"None of the {len(run_dirs)} run dir(s) under {root} holds a usable result table "
+            f"({detail}). Rerun those runs (a finished run is skipped, an interrupted one "
+            "resumes) or point source= elsewhere."
+        )
     table = finalise(pd.concat(tables, ignore_index=True), source=str(root))
     label = f"sweep directory {root} ({len(tables)} runs)"
     return SourceData(table, pd.concat(taps, ignore_index=True) if taps else None, label, notes)

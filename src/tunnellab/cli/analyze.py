@@ -29,6 +29,7 @@ from tunnellab.cli.app import hydra_app
 from tunnellab.config.rules import at_least, choices
 from tunnellab.config.validate import validate_config
 from tunnellab.instantiate import dataclass_from_node
+from tunnellab.stages import enter_stage
 
 CONFIG_NAME = "analyze"
 DEFAULTS = AnalysisOptions()
@@ -76,10 +77,13 @@ def wandb_cache(cfg: DictConfig) -> Path | None:
 def analyze_command(cfg: DictConfig) -> str:
     """Load the runs of ``cfg.source``, analyse them into ``cfg.out_dir``; return the summary."""
     validate_config(cfg)
+    enter_stage("analysis")
     data = load_source(cfg.source, wandb_cache=wandb_cache(cfg), refresh=cfg.wandb.refresh)
     options = dataclass_from_node(AnalysisOptions, cfg)
     return format_summary(analyze(data, Path(cfg.out_dir), options))
 
 
 register_analyze_config()
-main = hydra_app(lambda cfg, _run_dir: analyze_command(cfg), config_name=CONFIG_NAME)
+main = hydra_app(
+    lambda cfg, _run_dir: analyze_command(cfg), config_name=CONFIG_NAME, resumable=False
+)

@@ -7,9 +7,11 @@ from pathlib import Path
 from typing import Any
 
 from hydra.experimental.callback import Callback
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
-from tunnellab.errors import TunnellabError
+from tunnellab.cli.failures import USER_ERROR, fail
+from tunnellab.disk import ensure_writable_dir
+from tunnellab.errors import DiskError, TunnellabError
 from tunnellab.tracking.study import format_study_summary, summarise_study
 
 log = logging.getLogger("tunnellab")
@@ -31,3 +33,30 @@ class StudySummaryCallback(Callback):
             return
         if summary is not None:
             print("\n" + format_study_summary(summary), flush=True)
+
+
+class WritableOutputDir(Callback):
+    """Before Hydra makes the run (or sweep) dir: a folder that cannot be made or written is
+    one paragraph naming it (exit status 2), not a traceback from inside Hydra.
+
+    ``key`` is what the message calls the run dir (``out_dir`` for ``tunnellab-analyze``).
+    """
+
+    def __init__(self, key: str = "hydra.run.dir") -> None:
+        self.key = key
+
+    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        self._check(config, "hydra.run.dir", self.key)
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        self._check(config, "hydra.sweep.dir", "hydra.sweep.dir (paths.output_root)")
+
+    @staticmethod
+    def _check(config: DictConfig, select: str, key: str) -> None:
+        path = OmegaConf.select(config, select)
+        if path is None:
+            return
+        try:
+            ensure_writable_dir(str(path), key)
+        except DiskError as err:
+            fail("tunnellab", str(err), USER_ERROR)

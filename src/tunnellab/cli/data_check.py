@@ -19,6 +19,7 @@ from tunnellab.config import compose_config, config_dir
 from tunnellab.errors import TunnellabError
 
 BUILT_IN = ("lab",)
+TEMPLATES = ("torchvision",)  # needs data.dataset=<class>: no dataset of its own to look for
 
 
 @dataclass
@@ -40,7 +41,8 @@ class CheckRow:
 
 
 def _options(group: str) -> list[str]:
-    return sorted(p.stem for p in (config_dir() / group).glob("*.yaml") if p.stem not in BUILT_IN)
+    skip = (*BUILT_IN, *TEMPLATES)
+    return sorted(p.stem for p in (config_dir() / group).glob("*.yaml") if p.stem not in skip)
 
 
 def _location(node: dict[str, Any]) -> str:

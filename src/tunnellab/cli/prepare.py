@@ -4,7 +4,8 @@
 
 links (or copies) the 100 CMC classes of an ImageNet-1K copy into ``out/{train,val}/<wnid>``,
 then verifies the paper's 126,689 / 5,000 images and names any missing class. Exit status: 0 when
-complete, 1 when the image counts differ from the paper's, 2 when classes or the source are missing.
+complete, 1 when the image counts differ from the paper's, 2 when classes or the source are missing
+(or another explained problem: a folder that cannot be written, a full disk), 130 after Ctrl-C.
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ from __future__ import annotations
 import argparse
 import sys
 
+from tunnellab.cli import failures
 from tunnellab.data.imagenet100 import prepare_imagenet100
-from tunnellab.errors import TunnellabError
+
+PROG = "tunnellab-prepare"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -43,9 +46,11 @@ def main(argv: list[str] | None = None) -> int:
         report = prepare_imagenet100(
             args.imagenet, args.out, args.copy, args.val_labels, args.class_list
         )
-    except TunnellabError as err:
-        print(f"tunnellab-prepare: error: {err}", file=sys.stderr)
-        return 2
+    except KeyboardInterrupt:
+        message = "interrupted; rerun the same command to finish (what is in place is kept)"
+        return failures.say(PROG, message, failures.INTERRUPTED)
+    except Exception as err:
+        return failures.report(PROG, err, args.out)
     print("\n".join(report.lines()))
     if not report.complete:
         print("tunnellab-prepare: error: classes are missing (listed above)", file=sys.stderr)

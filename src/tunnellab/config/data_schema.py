@@ -90,10 +90,10 @@ class ImageFolderDataConfig(IdDataConfig):
 
 @dataclass
 class TorchvisionDataConfig(IdDataConfig):
-    """Any ``torchvision.datasets`` class by name (``data.dataset=SVHN``)."""
+    """Any ``torchvision.datasets`` class by name (``data.dataset=SVHN``; required)."""
 
     _target_: str = "tunnellab.data.torchvision_sets.build_torchvision_id"
-    dataset: str = field(default="SVHN", metadata=choices(source=torchvision_dataset_names))
+    dataset: str = field(default=MISSING, metadata=choices(source=torchvision_dataset_names))
     name: str = "${.dataset}"
     root: str = "${paths.data_dir}"
     download: bool = False

@@ -119,6 +119,8 @@ def known_name(source: Callable[[], Iterable[str]], listing: str) -> dict[str, R
 
     def allowed() -> str:
         names = sorted(source())
+        if not rejected[0]:  # no value yet: nothing to be close to
+            return f"one of the {len(names)} names of {listing}"
         near = difflib.get_close_matches(rejected[0], names, n=6, cutoff=0.6)
         hint = f"close matches: {', '.join(near)}" if near else "no close match"
         return f"one of the {len(names)} names of {listing} ({hint})"

@@ -36,11 +36,16 @@ def config_problems(cfg: DictConfig) -> list[str]:
     """One sentence per value that breaks its rule, missing value or broken interpolation."""
     problems: list[str] = []
     for prefix, node in _walk(cfg, ""):
+        rules = dict(_rules_of(node))
         for key in node:
             if prefix == "" and key == "hydra":
                 continue
             if OmegaConf.is_missing(node, key):
-                problems.append(f"'{prefix}{key}' has no value; set it (e.g. {prefix}{key}=...).")
+                rule = rules.get(str(key))
+                allowed = f" {prefix}{key} must be {rule.allowed()}." if rule else ""
+                problems.append(
+                    f"'{prefix}{key}' has no value; set it (e.g. {prefix}{key}=...).{allowed}"
+                )
         for key, rule in _rules_of(node):
             full_key = f"{prefix}{key}"
             try:

@@ -20,6 +20,8 @@ class ImageArrays:
     images: torch.Tensor
     labels: torch.Tensor
     classes: list[str] = field(default_factory=list)
+    #: images of the source left out because they did not decode (name → reason)
+    skipped: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.images.dtype != torch.uint8 or self.images.ndim != 4 or self.images.shape[1] != 3:

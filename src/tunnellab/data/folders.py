@@ -1,4 +1,9 @@
-"""Class-per-folder datasets: any image folder (ID or OOD), NINCO and ImageNet-R."""
+"""Class-per-folder datasets: any image folder (ID or OOD), NINCO and ImageNet-R.
+
+Folders are walked following links, but no file is counted twice (a link to a file already
+found is skipped) and no folder is walked twice (a link back to a parent does not loop).
+Which odd files convert and which are skipped: :mod:`tunnellab.data.imagefiles`.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +12,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-from PIL import Image, UnidentifiedImageError
-
 from tunnellab.data.builders import dataset_builder
 from tunnellab.data.catalog import dataset_not_found
 from tunnellab.data.image_sources import FileSource, SplitSources
+from tunnellab.data.imagefiles import problem_of, skipped_summary
 from tunnellab.data.splits import fixed_split, stratified_holdout
 from tunnellab.data.subsets import IdSubset, id_sources
 from tunnellab.errors import DatasetNotFoundError
@@ -32,34 +36,86 @@ def class_dirs(root: Path) -> list[Path]:
 
 
 def image_files(folder: Path) -> list[Path]:
-    """Every image under ``folder`` (recursively, following links), sorted by relative path."""
-    found = []
-    for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
-        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
-        found += [
-            Path(dirpath, f)
-            for f in filenames
-            if not f.startswith(".") and Path(f).suffix.lower() in IMAGE_EXTENSIONS
-        ]
-    return sorted(found, key=lambda p: p.relative_to(folder).as_posix())
+    """Every image under ``folder`` (recursively, following links), sorted by relative path.
+
+    A link back to the folder itself or to one above it (a loop) is not followed, and a folder
+    reached twice (two links to it) is walked once.
+    """
+    return list(_image_files_with_real_paths(folder))
 
 
-def is_readable(path: Path) -> bool:
-    """Whether PIL recognises ``path`` as an intact image (reads the header, not the pixels)."""
-    try:
-        with Image.open(path) as image:
-            image.verify()
+def _image_files_with_real_paths(folder: Path) -> dict[Path, str]:
+    """:func:`image_files` → each file's real path (links resolved), in the same order."""
+    top = os.fspath(folder)
+    found: dict[str, str] = {}  # path relative to ``folder`` → real path
+    walked: set[str] = set()
+    pending = [("", os.path.realpath(top))]
+    while pending:
+        relative, real_here = pending.pop()
+        if real_here in walked:
+            continue
+        walked.add(real_here)
+        with os.scandir(os.path.join(top, relative)) as entries:
+            for entry in entries:
+                if entry.name.startswith("."):
+                    continue
+                rel = f"{relative}/{entry.name}" if relative else entry.name
+                if entry.is_dir():  # follows links
+                    target = os.path.realpath(entry.path)
+                    if not _is_loop(real_here, target):
+                        pending.append((rel, target))
+                elif os.path.splitext(entry.name)[1].lower() in IMAGE_EXTENSIONS:
+                    direct = f"{real_here}/{entry.name}"
+                    found[rel] = os.path.realpath(entry.path) if entry.is_symlink() else direct
+    return {Path(folder, rel): found[rel] for rel in sorted(found)}
+
+
+def _is_loop(here: str, target: str) -> bool:
+    """Whether a link from real folder ``here`` to real folder ``target`` leads back up."""
+    return here == target or here.startswith(target.rstrip(os.sep) + os.sep)
+
+
+DUPLICATE = "duplicate (another link to a file already taken)"
+
+
+class FileIndex:
+    """Files found so far: the same file (by its real path) is only taken once."""
+
+    def __init__(self) -> None:
+        self.seen: set[str] = set()
+
+    def take(self, real: str) -> bool:
+        """Take the file at real path ``real``; False when it was taken already."""
+        if real in self.seen:
+            return False
+        self.seen.add(real)
         return True
-    except (OSError, SyntaxError, ValueError, UnidentifiedImageError):
-        return False
 
 
-def readable_image_files(folder: Path) -> tuple[list[Path], list[Path]]:
-    """(readable, unreadable) image files under ``folder``."""
-    good, bad = [], []
-    for path in image_files(folder):
-        (good if is_readable(path) else bad).append(path)
-    return good, bad
+def checked_image_files(
+    folder: Path, check: bool = True, index: FileIndex | None = None
+) -> tuple[list[Path], dict[Path, str]]:
+    """(usable, skipped → reason) image files under ``folder``, sorted by relative path.
+
+    A file reached twice (here, or in an earlier folder of ``index``) is taken once: the path
+    without links wins over a link to it. ``check=False`` skips only those duplicates.
+    """
+    index = index or FileIndex()
+    real = _image_files_with_real_paths(folder)
+    files = list(real)
+    linked = {p: real[p] != os.path.abspath(p) for p in files}
+    problems: dict[Path, str | None] = {}
+    for path in sorted(files, key=linked.__getitem__):  # stable: sorted within each kind
+        problems[path] = None if index.take(real[path]) else DUPLICATE
+        if problems[path] is None and check:
+            problems[path] = problem_of(path)
+    good = [p for p in files if problems[p] is None]
+    return good, {p: problems[p] for p in files if problems[p] is not None}
+
+
+def readable_image_files(folder: Path) -> tuple[list[Path], dict[Path, str]]:
+    """(readable, unreadable → reason) image files under ``folder``."""
+    return checked_image_files(folder)
 
 
 def scan_class_folders(
@@ -68,29 +124,33 @@ def scan_class_folders(
     """``root/<class>/<image>`` → a source labelled by sorted class name.
 
     With ``classes`` given, exactly those folders are read, in that order (the caller checks
-    that they exist). With ``check_readable``, files PIL cannot read are skipped, counted in
-    ``source.skipped`` and reported in the log, and a class left without images is an error.
+    that they exist). A file reached twice through links is taken once. With ``check_readable``,
+    files that are not usable images (empty, not an image, corrupt, too large: see
+    :func:`~tunnellab.data.imagefiles.problem_of`) are skipped, kept with their reason in
+    ``source.skipped`` and named in a warning, and a class left without images is an error.
     """
     folders = class_dirs(root) if classes is None else [root / c for c in classes]
     paths: list[Path] = []
     labels: list[int] = []
-    skipped: list[Path] = []
+    skipped: dict[Path, str] = {}
+    index = FileIndex()
     for label, folder in enumerate(folders):
-        files, bad = readable_image_files(folder) if check_readable else (image_files(folder), [])
-        skipped += bad
+        files, bad = checked_image_files(folder, check_readable, index)
+        skipped.update(bad)
         if check_readable and not files:
+            summary = skipped_summary([(str(p), r) for p, r in bad.items()], len(bad))
             raise DatasetNotFoundError(
-                f"The class folder {folder} holds no readable image "
-                f"({len(bad)} unreadable file(s) skipped). Every class folder under {root} needs "
-                "at least one image (" + ", ".join(sorted(IMAGE_EXTENSIONS)) + "); remove or "
-                "fill the empty class."
+                f"The class folder {folder} holds no usable image ({summary}). Every class "
+                f"folder under {root} needs at least one image ("
+                + ", ".join(sorted(IMAGE_EXTENSIONS))
+                + "); remove or fill the empty class."
             )
         paths += files
         labels += [label] * len(files)
     if skipped:
-        log.warning(
-            "%s: skipped %d unreadable image file(s), e.g. %s", root, len(skipped), skipped[0]
-        )
+        total = len(paths) + len(skipped)
+        pairs = [(str(p), r) for p, r in skipped.items()]
+        log.warning("%s: %s", root, skipped_summary(pairs, total))
     source = FileSource(paths, labels, [f.name for f in folders])
     source.skipped = skipped
     return source
@@ -146,7 +206,8 @@ def folder_splits(
     if test_root is not None and test_root.is_dir() and train_root != path:
         test = scan_class_folders(test_root, check_readable=True)
         return train, _relabel(test, train.classes, test_root)
-    kept, held = stratified_holdout(train.labels, test_fraction, seed)
+    where = f"The image folder {train_root}"
+    kept, held = stratified_holdout(train.labels, test_fraction, seed, where, train.classes)
     return train.select(kept), train.select(held)
 
 

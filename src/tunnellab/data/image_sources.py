@@ -20,6 +20,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from tunnellab.data.imagefiles import open_image, to_rgb
+
 
 def digest(*parts: bytes | str) -> str:
     """A short hex digest of strings and bytes (what cache keys are made of)."""
@@ -53,9 +55,13 @@ class ImageSource(ABC):
     def select(self, index: np.ndarray, classes: list[str] | None = None) -> ImageSource:
         """The images at ``index`` (labels kept; ``classes`` replaces the class list)."""
 
+    def item_name(self, i: int) -> str:
+        """What a message calls the ``i``-th image (its file, where it has one)."""
+        return f"image {i}"
+
     def native_batch(self, index: np.ndarray) -> np.ndarray:
         """uint8 ``(B, 3, H, W)`` of images stored at :attr:`native_size` (no decode, no resize)."""
-        return np.stack([np.asarray(self.image(int(i)).convert("RGB")) for i in index]).transpose(
+        return np.stack([np.asarray(to_rgb(self.image(int(i)))) for i in index]).transpose(
             0, 3, 1, 2
         )
 
@@ -67,14 +73,15 @@ class FileSource(ImageSource):
         self.paths = [Path(p) for p in paths]
         self.labels = np.asarray(labels, dtype=np.int64)
         self.classes = list(classes)
-        self.skipped: list[Path] = []  # unreadable files left out when the folder was scanned
+        self.skipped: dict[Path, str] = {}  # files left out when scanned → why
         if len(self.paths) != len(self.labels):
             raise ValueError(f"{len(self.paths)} files but {len(self.labels)} labels")
 
     def image(self, i: int) -> Image.Image:
-        with Image.open(self.paths[i]) as img:
-            img.load()
-            return img
+        return open_image(self.paths[i])
+
+    def item_name(self, i: int) -> str:
+        return str(self.paths[i])
 
     def fingerprint(self) -> str:
         """Every file's path, size and modification time (no file is read)."""

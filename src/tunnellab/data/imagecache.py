@@ -5,6 +5,10 @@ batch touches it), so every backbone and probe run of a machine shares one decod
 page cache. An entry's key is a digest of the source's content (file paths, sizes and mtimes, or
 the array bytes) and of the view, so editing the data or the transform makes a new entry. Entries
 are written to a temporary directory and renamed into place: a crash never leaves a half entry.
+
+An image that fails to decode (truncated, corrupt, no faithful 8-bit version: see
+:mod:`tunnellab.data.imagefiles`) is left out of the entry and listed in its ``meta.json``;
+each load warns about it again, and a split left with no image is an error.
 """
 
 from __future__ import annotations
@@ -25,7 +29,10 @@ from tqdm.auto import tqdm
 
 from tunnellab.data.arrays import ImageArrays
 from tunnellab.data.image_sources import ImageSource, digest
+from tunnellab.data.imagefiles import DECODE_ERRORS, reason_of, skipped_summary
 from tunnellab.data.views import View
+from tunnellab.disk import disk_error
+from tunnellab.errors import DataError
 
 log = logging.getLogger("tunnellab")
 
@@ -59,22 +66,28 @@ def entry_name(label: str, source: ImageSource, view: View) -> str:
 
 def decode_into(
     out: np.ndarray, source: ImageSource, view: View, workers: int = 0, desc: str = "decode"
-) -> np.ndarray:
+) -> dict[int, str]:
     """Fill uint8 ``out`` ``(N, 3, S, S)`` with every image of ``source`` through ``view``.
 
     Chunks of images are decoded on a thread pool (PIL releases the GIL while decoding and
-    resizing); a progress bar shows on a terminal.
+    resizing); a progress bar shows on a terminal. Returns the images that could not be decoded
+    (index → reason); their rows are left zero.
     """
     n = len(source)
     starts = range(0, n, CHUNK)
+    failed: dict[int, str] = {}
 
     def work(start: int) -> int:
         index = np.arange(start, min(start + CHUNK, n))
         if view.is_identity:
             out[index] = source.native_batch(index)
-        else:
-            for i in index:
+            return len(index)
+        for i in index:
+            try:
                 out[i] = view.apply(source.image(int(i))).transpose(2, 0, 1)
+            except DECODE_ERRORS as err:  # reading only: any error is this image's
+                out[i] = 0
+                failed[int(i)] = reason_of(err)
         return len(index)
 
     with (
@@ -83,14 +96,33 @@ def decode_into(
     ):
         for done in pool.map(work, starts):
             bar.update(done)
-    return out
+    return dict(sorted(failed.items()))
 
 
-def _wrap(images: np.ndarray, source: ImageSource) -> ImageArrays:
+def check_skipped(label: str, source: ImageSource, failed: dict[int, str]) -> dict[str, str]:
+    """Warn about the images of ``source`` that did not decode (name → reason); raise
+    :class:`DataError` when none did."""
+    if not failed:
+        return {}
+    skipped = {source.item_name(i): reason for i, reason in failed.items()}
+    summary = skipped_summary(list(skipped.items()), len(source))
+    if len(failed) == len(source):
+        raise DataError(
+            f"No image of {label} could be decoded ({summary}); check that the files are "
+            "images (JPEG, PNG, ...) and were copied completely."
+        )
+    log.warning("%s: %s", label, summary)
+    return skipped
+
+
+def _wrap(images: np.ndarray, source: ImageSource, skipped: dict[int, str]) -> ImageArrays:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # copy-on-write maps are writable; keep torch quiet anyway
         tensor = torch.from_numpy(images)
-    return ImageArrays(tensor, torch.from_numpy(source.labels.copy()), list(source.classes))
+    labels = np.delete(source.labels, list(skipped)) if skipped else source.labels.copy()
+    arrays = ImageArrays(tensor, torch.from_numpy(labels), list(source.classes))
+    arrays.skipped = {source.item_name(i): reason for i, reason in skipped.items()}
+    return arrays
 
 
 def _empty_output(source: ImageSource, view: View) -> tuple[int, ...]:
@@ -99,29 +131,70 @@ def _empty_output(source: ImageSource, view: View) -> tuple[int, ...]:
 
 
 def decode(source: ImageSource, view: View, workers: int = 0, desc: str = "decode") -> ImageArrays:
-    """Decode ``source`` into memory (no cache)."""
+    """Decode ``source`` into memory (no cache); images that fail to decode are left out."""
     out = np.empty(_empty_output(source, view), dtype=np.uint8)
-    return _wrap(decode_into(out, source, view, workers, desc), source)
+    failed = decode_into(out, source, view, workers, desc)
+    check_skipped(desc.removeprefix("decode "), source, failed)
+    return _wrap(np.delete(out, list(failed), axis=0) if failed else out, source, failed)
 
 
 def load_entry(entry: Path, source: ImageSource) -> ImageArrays:
     """Memory-map a finished entry (copy-on-write: the file is never modified)."""
     images = np.load(entry / IMAGES, mmap_mode="c")
-    if images.shape[0] != len(source):
+    meta = json.loads((entry / META).read_text()) if (entry / META).is_file() else {}
+    failed = {int(i): reason for i, _name, reason in meta.get("skipped", [])}
+    if images.shape[0] != len(source) - len(failed):
         raise ValueError(f"cache entry {entry} holds {images.shape[0]} images, not {len(source)}")
-    return _wrap(images, source)
+    check_skipped(str(meta.get("label", entry.name)), source, failed)
+    return _wrap(images, source, failed)
+
+
+def _reserve(path: Path) -> None:
+    """Claim the disk space of a new (sparse) file now: a full disk is an error here, not a
+    crash (SIGBUS) when a memory-mapped write finds no space."""
+    if not hasattr(os, "posix_fallocate"):
+        return
+    with path.open("r+b") as f:
+        try:
+            os.posix_fallocate(f.fileno(), 0, path.stat().st_size)
+        except OSError as err:
+            if disk_error(err, path) is not err:
+                raise
+            # the filesystem cannot reserve space (EOPNOTSUPP, EINVAL): write as before
+
+
+def _new_images(path: Path, shape: tuple[int, ...]) -> np.ndarray:
+    out = np.lib.format.open_memmap(path, mode="w+", dtype=np.uint8, shape=shape)
+    _reserve(path)
+    return out
+
+
+def _without(tmp: Path, out: np.ndarray, failed: dict[int, str]) -> None:
+    """Rewrite ``tmp/images.npy`` without the rows of the images that failed to decode."""
+    keep = np.setdiff1d(np.arange(len(out)), list(failed))
+    kept = _new_images(tmp / "kept.npy", (len(keep), *out.shape[1:]))
+    for start in range(0, len(keep), CHUNK * 16):
+        kept[start : start + CHUNK * 16] = out[keep[start : start + CHUNK * 16]]
+    kept.flush()
+    del kept
+    os.replace(tmp / "kept.npy", tmp / IMAGES)
 
 
 def _build_entry(entry: Path, source: ImageSource, view: View, workers: int, label: str) -> None:
-    entry.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{entry.name}.", dir=entry.parent))
+    try:
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{entry.name}.", dir=entry.parent))
+    except OSError as err:
+        raise disk_error(err, entry.parent) from None
     try:
         started = time.perf_counter()
-        out = np.lib.format.open_memmap(
-            tmp / IMAGES, mode="w+", dtype=np.uint8, shape=_empty_output(source, view)
-        )
-        decode_into(out, source, view, workers, desc=f"decode {label} at {out.shape[-1]}px")
+        out = _new_images(tmp / IMAGES, _empty_output(source, view))
+        desc = f"decode {label} at {out.shape[-1]}px"
+        failed = decode_into(out, source, view, workers, desc=desc)
+        check_skipped(label, source, failed)
         out.flush()
+        if failed:
+            _without(tmp, out, failed)
         del out
         meta = {
             "label": label,
@@ -130,6 +203,7 @@ def _build_entry(entry: Path, source: ImageSource, view: View, workers: int, lab
             "classes": list(source.classes),
             "seconds": round(time.perf_counter() - started, 2),
             "format": FORMAT_VERSION,
+            "skipped": [[i, source.item_name(i), reason] for i, reason in failed.items()],
         }
         (tmp / META).write_text(json.dumps(meta, indent=1))
         try:
@@ -137,6 +211,8 @@ def _build_entry(entry: Path, source: ImageSource, view: View, workers: int, lab
         except OSError:  # another process finished the same entry first: keep theirs
             if not (entry / IMAGES).is_file():
                 raise
+    except OSError as err:
+        raise disk_error(err, entry) from None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

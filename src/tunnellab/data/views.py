@@ -14,6 +14,8 @@ import torchvision.transforms.functional as TF
 from PIL import Image
 from torchvision.transforms import InterpolationMode
 
+from tunnellab.data.imagefiles import to_rgb
+
 RESIZE_RATIO = 256 / 224
 
 
@@ -52,9 +54,9 @@ class View:
         return f"resize{self.resize}-bicubic-antialias-centercrop{self.crop}"
 
     def apply(self, image: Image.Image) -> np.ndarray:
-        """One PIL image → uint8 ``(H, W, 3)`` RGB (greyscale, palette and RGBA become RGB)."""
-        if image.mode != "RGB":
-            image = image.convert("RGB")
+        """One PIL image → uint8 ``(H, W, 3)`` RGB, converted faithfully by
+        :func:`~tunnellab.data.imagefiles.to_rgb` (which refuses what has no 8-bit version)."""
+        image = to_rgb(image)
         if self.resize is not None:
             image = TF.resize(image, self.resize, interpolation=InterpolationMode.BICUBIC)
         if self.crop is not None:

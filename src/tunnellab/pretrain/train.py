@@ -6,6 +6,7 @@ import copy
 import json
 import logging
 import pickle
+import signal
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,14 +24,19 @@ from tunnellab.data.arrays import DatasetSplits
 from tunnellab.errors import ConfigError
 from tunnellab.instantiate import instantiate_node
 from tunnellab.models.weights_io import check_fits, load_weights_file, state_dict_of
+from tunnellab.pretrain.checkpoint_io import AtomicCheckpointIO
 from tunnellab.pretrain.datamodule import ArraysDataModule
 from tunnellab.pretrain.module import BackboneClassifier
 from tunnellab.run_identity import CHECKPOINT_DIR, claim_run_dir, record_backbone
+from tunnellab.stages import enter_stage
+
+log = logging.getLogger("tunnellab")
 
 BEST = "best.ckpt"
 LAST = "last.ckpt"
 DONE = "pretrain.json"
 PRETRAINED = "pretrained"  # checkpoint=pretrained: probe the weights the model config loads
+RANDOM_INIT = "random_init"  # checkpoint=random_init: probe the untrained model, on purpose
 
 
 @dataclass
@@ -117,14 +123,35 @@ def quiet_lightning() -> None:
     warnings.filterwarnings("ignore", message=r".*The `srun` command is available.*")
 
 
+def fit(
+    trainer: pl.Trainer, module: pl.LightningModule, data: pl.LightningDataModule, ckpt: str | None
+) -> None:
+    """``trainer.fit``; Ctrl-C comes out as :class:`KeyboardInterrupt`.
+
+    Lightning catches the interrupt itself, stops and exits with status 1 (older versions carry
+    on, with ``trainer.interrupted`` set): either way the caller must not go on to probe.
+    """
+    try:
+        trainer.fit(module, datamodule=data, ckpt_path=ckpt, weights_only=True)
+    except SystemExit:
+        if not trainer.interrupted:
+            raise
+    if trainer.interrupted:
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # Lightning ignores a 2nd Ctrl-C
+        raise KeyboardInterrupt
+
+
 def pretrain(
     cfg: DictConfig, run_dir: Path, id_data: DatasetSplits, loggers: list[Logger]
 ) -> PretrainOutcome:
     """Train ``cfg.model`` on ``id_data`` with ``cfg.optim``; resumes from ``last.ckpt``.
 
     Checkpoints are reused or resumed only when ``checkpoints/identity.json`` says this config
-    made them (see :mod:`tunnellab.run_identity`).
+    made them (see :mod:`tunnellab.run_identity`). Ctrl-C stops training at once:
+    :class:`KeyboardInterrupt` is raised (never a half-trained model handed on), and the same
+    command resumes from ``last.ckpt``.
     """
+    enter_stage("pretraining")
     ckpt_dir = run_dir / CHECKPOINT_DIR
     done = ckpt_dir / DONE
     claim_run_dir(cfg, run_dir, results=False)
@@ -169,6 +196,7 @@ def pretrain(
         logger=loggers or False,
         callbacks=callbacks,
         use_distributed_sampler=False,  # the samplers shard themselves under DDP
+        plugins=[AtomicCheckpointIO()],
     )
     data = ArraysDataModule(
         id_data,
@@ -182,10 +210,10 @@ def pretrain(
     )
     resume = ckpt_dir / LAST
     resumed = resume.is_file()
+    if resumed:
+        log.info("resuming pretraining from %s", resume)
     try:
-        trainer.fit(
-            module, datamodule=data, ckpt_path=str(resume) if resumed else None, weights_only=True
-        )
+        fit(trainer, module, data, str(resume) if resumed else None)
     except pickle.UnpicklingError as err:  # resume reads tensors only: the file asked for more
         raise ConfigError(
             f"'{resume}' is not a checkpoint this project wrote: loading it would run code "

@@ -27,6 +27,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from tunnellab.atomic import atomic_write
 from tunnellab.probe.features import FeatureSink, MemorySink, SplitFeatures, feature_bytes
 from tunnellab.probe.mapped import (
     MANIFEST,
@@ -118,15 +119,13 @@ class FeatureCache:
     def _save_pt(self, key: str, result: SplitFeatures) -> None:
         path = self.root / f"{key}.pt"
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{key}.{uuid.uuid4().hex}.tmp")
         state = {
             "features": result.features,
             "labels": result.labels,
             "logits": result.logits,
             "stacks": result.stacks,  # stored once: the features are views of it
         }
-        torch.save(state, tmp)
-        tmp.replace(path)
+        atomic_write(path, lambda tmp: torch.save(state, tmp))  # a full disk names the file
 
     def _compute_mapped(
         self, key: str, compute: Callable[[FeatureSink], SplitFeatures]

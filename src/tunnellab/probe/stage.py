@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from tunnellab.data.arrays import DatasetSplits, stratified_split
+from tunnellab.errors import ConfigError
 from tunnellab.models.taps import Tap, tap_dims
 from tunnellab.probe.cache import FeatureCache, cache_key, model_fingerprint
 from tunnellab.probe.extract import extract_features, resolve_precision
@@ -45,9 +46,14 @@ class ProbeReport:
 
 
 def resolve_device(device: str) -> torch.device:
-    """``auto`` → CUDA when available, else CPU."""
+    """``auto`` → CUDA when available, else CPU; ``cuda`` on a machine without one is an error."""
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(
+            f"'probe.device={device}' needs a CUDA GPU, and this machine has none that PyTorch "
+            "can use; use probe.device=auto (a GPU when there is one) or probe.device=cpu."
+        )
     return torch.device(device)
 
 
