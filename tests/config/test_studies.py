@@ -23,7 +23,7 @@ PAPER_STUDIES = {
     "paper/stem": 24,
     "paper/resolution": 12,
     "paper/augmentation": 24,
-    "paper/spatial_reduction": 8,
+    "paper/spatial_reduction": 4,
     "paper/id_dataset": 16,
     "paper/class_count": 6,
     "paper/samples_per_class": 8,
