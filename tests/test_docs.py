@@ -23,17 +23,8 @@ PROTOCOL_SECTIONS = (
 )
 #: Files outside the repository the docs once pointed to; built here so this file does not match.
 OUTSIDE = ("PAPER" + ".md", "ARCHITECTURE" + ".md", "../" + "shared")
-#: Where those must not appear (config files of the recipe are checked by their owners' tests).
-CHECKED = (
-    "README.md",
-    "docs",
-    "experiments",
-    "tests",
-    "src/tunnellab/metrics",
-    "src/tunnellab/analysis",
-    "src/tunnellab/tracking",
-    "src/tunnellab/tools",
-)
+#: Where those must not appear: everything the repository ships.
+CHECKED = ("README.md", "docs", "experiments", "tests", "src", "conf", "scripts", "Makefile")
 LINK = re.compile(r"(?:docs/|\]\()([\w./-]*?\w+\.md)#([\w-]+)")
 
 
@@ -54,7 +45,9 @@ def _text_files() -> list[Path]:
     for entry in CHECKED:
         path = ROOT / entry
         files += (
-            [path] if path.is_file() else sorted(path.rglob("*.md")) + sorted(path.rglob("*.py"))
+            [path]
+            if path.is_file()
+            else [p for ext in ("md", "py", "yaml", "sh") for p in sorted(path.rglob(f"*.{ext}"))]
         )
     return files
 
