@@ -17,6 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from tunnellab.config import compose_config, config_dir
 from tunnellab.errors import TunnellabError
+from tunnellab.instantiate import builder_node
 
 BUILT_IN = ("lab",)
 TEMPLATES = ("torchvision",)  # needs data.dataset=<class>: no dataset of its own to look for
@@ -51,7 +52,7 @@ def _location(node: dict[str, Any]) -> str:
 
 def check_node(config: str, node: DictConfig) -> CheckRow:
     """Index the dataset ``node`` describes (downloads off) and summarise it."""
-    plain = OmegaConf.to_container(node, resolve=True)
+    plain = OmegaConf.to_container(builder_node(node), resolve=True)
     row = CheckRow(config=config, location=_location(plain))
     index = getattr(get_method(plain.pop("_target_")), "index", None)
     if index is None:
