@@ -21,7 +21,8 @@ from __future__ import annotations
 import struct
 import warnings
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -59,18 +60,25 @@ def _check_mode(image: Image.Image) -> None:
         raise UnusableImage("floating-point pixels (mode F) have no fixed 8-bit scale")
 
 
-def open_image(path: str | Path) -> Image.Image:
-    """The decoded image at ``path`` (pixels loaded, file closed); raises a DECODE_ERRORS."""
+@contextmanager
+def _checked(path: str | Path) -> Iterator[Image.Image]:
+    """``Image.open(path)``, its size and mode checked (:class:`UnusableImage` if unusable)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         try:
             with Image.open(path) as image:
                 _check_size(image)
                 _check_mode(image)
-                image.load()
-                return image
+                yield image
         except Image.DecompressionBombError:
             raise UnusableImage("over PIL's decompression-bomb limit") from None
+
+
+def open_image(path: str | Path) -> Image.Image:
+    """The decoded image at ``path`` (pixels loaded, file closed); raises a DECODE_ERRORS."""
+    with _checked(path) as image:
+        image.load()
+        return image
 
 
 def to_rgb(image: Image.Image) -> Image.Image:
@@ -117,17 +125,11 @@ def problem_of(path: Path) -> str | None:
         return "missing (a broken link?)"
     except OSError as err:
         return f"unreadable ({err.strerror})"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        try:
-            with Image.open(path) as image:
-                _check_size(image)
-                _check_mode(image)
-                image.verify()
-        except Image.DecompressionBombError:
-            return "over PIL's decompression-bomb limit"
-        except DECODE_ERRORS as err:
-            return reason_of(err)
+    try:
+        with _checked(path) as image:
+            image.verify()
+    except DECODE_ERRORS as err:
+        return reason_of(err)
     return None
 
 
