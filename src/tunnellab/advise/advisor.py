@@ -18,6 +18,7 @@ import pandas as pd
 from omegaconf import DictConfig, open_dict
 from torch import nn
 
+from tunnellab.advise.fit import assess_fit
 from tunnellab.advise.nuisances import NUISANCES
 from tunnellab.advise.report import Advice, write_advice
 from tunnellab.advise.resolution import native_size, pretraining_resolution, resolutions_to_probe
@@ -67,6 +68,10 @@ def _count_unreadable(cfg: DictConfig, data: DatasetSplits) -> int:
     roots = [cfg.data.path] + ([cfg.data.test_path] if cfg.data.get("test_path") else [])
     unreadable = sum(len(readable_image_files(Path(r).expanduser())[1]) for r in roots)
     return unreadable + len(data.train.skipped) + len(data.test.skipped)
+
+
+def _fit_args(cfg: DictConfig) -> tuple[int, int]:
+    return int(cfg.advise.fit_samples), int(cfg.seed)
 
 
 def advise(cfg: DictConfig, run_dir: Path) -> AdviceResult:
@@ -119,6 +124,8 @@ def advise(cfg: DictConfig, run_dir: Path) -> AdviceResult:
                 by_resolution[r] = float(np.nanmax(curves.acc_selected))
 
         selected = np.nan_to_num(clean.acc_selected, nan=-1.0)
+        recommended = int(np.argmax(selected)) + 1
+        fit = assess_fit(stage, data, key, layers, recommended, checkpoint, *_fit_args(cfg))
         advice = Advice(
             model=str(cfg.model.name),
             data_path=str(data_path),
@@ -135,6 +142,7 @@ def advise(cfg: DictConfig, run_dir: Path) -> AdviceResult:
             resolution_best=by_resolution if len(by_resolution) > 1 else {},
             nuisances=nuisances,
             skipped_images=_count_unreadable(cfg, data),
+            fit=fit,
         )
         files = write_advice(advice, run_dir)
         tracker.log_tables(

@@ -10,6 +10,7 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from tunnellab.advise.fit import Fit, fit_markdown
 from tunnellab.atomic import atomic_write, atomic_write_text
 
 
@@ -32,6 +33,7 @@ class Advice:
     resolution_best: dict[int, float] = field(default_factory=dict)
     nuisances: list[str] = field(default_factory=list)
     skipped_images: int = 0
+    fit: Fit | None = None  # how far the images are from the backbone's training data
 
     def row(self, tap: int) -> pd.Series:
         return self.layers[self.layers["tap_index"] == tap].iloc[0]
@@ -89,6 +91,8 @@ def advice_markdown(advice: Advice) -> str:
         )
     if advice.skipped_images:
         lines.append(f"- {advice.skipped_images} unreadable image file(s) were skipped.")
+    if advice.fit is not None:
+        lines += fit_markdown(advice.fit, advice.layers)
     lines += [
         "",
         "## How this was measured",

@@ -252,6 +252,7 @@ class AdviseConfig:
         default_factory=lambda: list(NUISANCE_NAMES), metadata=_nuisance_list_rule()
     )
     resolution_check: bool = True
+    fit_samples: int = field(default=4096, metadata=at_least(6))  # images per side of the fit
 
 
 @dataclass
