@@ -107,7 +107,14 @@ def reference_sample(
 
 
 def _all_rows(parts: list[SplitFeatures], tap: int, rows: np.ndarray) -> torch.Tensor:
-    return torch.cat([p.features[tap].float() for p in parts])[torch.as_tensor(rows)]
+    """Rows ``rows`` of the splits' features at ``tap``, counted across the splits in order."""
+    picked, start = [], 0
+    for part in parts:
+        n = len(part.labels)
+        local = rows[(rows >= start) & (rows < start + n)] - start
+        picked.append(part.features[tap][torch.as_tensor(local, dtype=torch.long)].float())
+        start += n
+    return torch.cat(picked)
 
 
 def _safe(measure, features: torch.Tensor) -> float:
@@ -177,8 +184,8 @@ def assess_fit(
     reference, note, name = None, "", None
     if node is None:
         note = (
-            "its training data is not on this machine (timm / torchvision weights, or a "
-            "checkpoint without its run's config.yaml)"
+            "no training data is known for these weights (timm / torchvision weights were "
+            "trained on data that is not on this machine; random_init weights on none)"
             if checkpoint is None
             else f"no config.yaml or {CHECKPOINT_DIR}/{IDENTITY} beside '{checkpoint}' names "
             "the data it was trained on"

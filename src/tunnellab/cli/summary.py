@@ -102,4 +102,10 @@ def format_advice_summary(advice: Advice, files: dict[str, Path], run_dir: Path)
         lines.append(f"  {name:<20} {drop:+.1f} points lost at tap {advice.recommended_tap}")
     if advice.skipped_images:
         lines.append(f"  {advice.skipped_images} unreadable image file(s) skipped")
+    if advice.fit is not None and advice.fit.prdc is not None:
+        fit = advice.fit.prdc
+        lines.append(
+            f"  fit to {advice.fit.training_data}: {100 * fit.precision:.0f} % of your images "
+            f"inside its region, coverage {100 * fit.coverage:.0f} %"
+        )
     return "\n".join(lines)
