@@ -148,7 +148,10 @@ def test_advice_without_training_data_reports_the_collapse(tmp_path):
     result = _advise(tmp_path, "random_init")
     assert result.advice.fit.prdc is None
     text = (result.run_dir / "advice.md").read_text()
-    assert "needs that data" in text and "of the first tap's Vendi score is left" in text
+    assert (
+        "The fit needs the backbone's training data" in text
+        and "of the first tap's Vendi score is left" in text
+    )
     layers = pd.read_csv(result.run_dir / "layers.csv")
     assert {"vendi", "effective_rank"} <= set(layers.columns)
     assert "train_vendi" not in layers.columns

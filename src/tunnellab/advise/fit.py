@@ -228,23 +228,24 @@ def fit_markdown(fit: Fit, layers: pd.DataFrame) -> list[str]:
             f"training image); density {p.density:.2f} (about 1 when your images are as close to "
             "the training images as these are to each other, 0 when nowhere near).",
             f"- Your images reach {_pct(p.coverage)} of the training images' neighbourhoods "
-            f"(coverage) and recall {_pct(p.recall)} of the training images: low values mean "
-            "your data spans only part of what the backbone saw.",
+            f"(coverage) and come near {_pct(p.recall)} of the training images (recall): low "
+            "values mean your data spans only part of what the backbone saw.",
             f"- Diversity at the recommended tap: yours {_div(layers, rec)}; the training "
             f"sample's {_div(layers, rec, 'train_')}. At the last tap (tap {last}): yours "
             f"{_div(layers, last)}; the training sample's {_div(layers, last, 'train_')}.",
         ]
     else:
-        first = layers.iloc[0]
-        kept = first["vendi"] and layers.iloc[-1]["vendi"] / first["vendi"]
+        first, final = layers.iloc[0]["vendi"], layers.iloc[-1]["vendi"]
+        kept = final / first if first > 0 else float("nan")
         lines += [
-            f"How far your images are from the backbone's training data needs that data, and "
-            f"{fit.note}; the fit (precision / recall / density / coverage) is not measured.",
+            f"**The fit needs the backbone's training data**, and {fit.note}: how far your "
+            "images are from it (precision / recall / density / coverage) is not measured.",
             "",
-            f"- The diversity of your {fit.n_user} images at each layer: {_div(layers, 1)} at "
-            f"tap 1; {_div(layers, rec)} at the recommended tap {rec}; {_div(layers, last)} at "
-            f"the last tap {last}, where {_pct(kept)} of the first tap's Vendi score is left "
-            "(a fall shows the later layers collapsing your images onto fewer directions).",
+            f"- What can be said: the diversity of your {fit.n_user} images at each layer. "
+            f"{_div(layers, 1)} at tap 1; {_div(layers, rec)} at the recommended tap {rec}; "
+            f"{_div(layers, last)} at the last tap {last}, where {_pct(kept)} of the first tap's "
+            "Vendi score is left (a fall means the later layers map your images onto fewer "
+            "distinguishable points).",
         ]
     lines.append(
         "- Vendi score: the effective number of distinct images (cosine similarity); effective "
