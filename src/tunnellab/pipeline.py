@@ -16,6 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
 from tunnellab.analysis.curves import plot_tunnel_curves
+from tunnellab.analysis.embeddings import embed_run
 from tunnellab.atomic import atomic_write_text
 from tunnellab.data.arrays import DatasetSplits
 from tunnellab.data.ood_suite import ood_entries
@@ -170,6 +171,11 @@ def probe_backbone(
     files = write_tables(run_dir, probes, metrics)
     curve_column = f"acc_{metrics['accuracy'].iloc[0]}"
     files.update(_plot(run_dir, probes, metrics, curve_column, title=_title(cfg)))
+    figures = {"curves": files["curves_png"]}
+    if probe_cfg.get("embeddings", False):  # after every probe: t-SNE of cached test features
+        args = (probes, metrics, curve_column, run_dir, cfg.seed, _title(cfg))
+        files.update(embed_run(stage, id_data, ood_data, keys, *args))
+        figures["embeddings"] = files["embeddings_png"]
     result = RunResult(
         run_dir=run_dir,
         run_id=variables["run_id"],
@@ -182,9 +188,9 @@ def probe_backbone(
         tracker_location=tracker.location,
         seconds={"probe": time.perf_counter() - started},
     )
-    tracker.log_results(
-        probes, metrics, headline(result), curve_column, {"curves": files["curves_png"]}
-    )
+    tracker.log_results(probes, metrics, headline(result), curve_column, figures)
+    if checkpoint is not None:
+        tracker.log_checkpoint(checkpoint)
     return result
 
 

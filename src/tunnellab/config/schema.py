@@ -182,6 +182,8 @@ class ProbeConfig:
     table: dict[str, Any] = field(default_factory=dict)
     # Numerical rank and NC1 of every tap on (up to 2,048) ID training samples.
     diagnostics: bool = True
+    # t-SNE of ID and one OOD set's cached test features at a few taps: <run dir>/embeddings.png.
+    embeddings: bool = True
     # 256: on CPU 1.4x faster than 512 (activations stay in cache); ample for a GPU.
     extract_batch_size: int = field(default=256, metadata=at_least(1))
     device: str = field(default="auto", metadata=choices("auto", "cpu", "cuda"))
@@ -222,6 +224,8 @@ class LoggerConfig:
     group: str | None = None
     tags: list[str] = field(default_factory=list)
     mode: str = field(default="auto", metadata=choices(*WANDB_MODES))
+    # W&B: the probed checkpoint (best.ckpt) as a model artifact of the run.
+    log_checkpoint: bool = False
 
 
 @dataclass

@@ -58,6 +58,9 @@ class Tracker:
     ) -> None:
         """Mirror named tables, summary values and figures (the advisor's outputs, say)."""
 
+    def log_checkpoint(self, path: Path) -> None:
+        """Store the probed checkpoint with the run (``logger.log_checkpoint``; W&B only)."""
+
     def finish(self, exit_code: int = 0) -> None:
         """Close the run (always called, also after a failure)."""
 
@@ -122,6 +125,7 @@ class WandbTracker(Tracker):
                 sync_command(run_dir),
             )
         self.mode = mode
+        self._log_checkpoint = bool(cfg.logger.get("log_checkpoint", False))
         self.location = str(Path(self.run.dir).parent) if mode != "disabled" else None
         if mode != "disabled":
             define_metrics(self.run)
@@ -160,6 +164,8 @@ class WandbTracker(Tracker):
             xname="tap",
         )
         self.run.log({"probe/accuracy_per_tap": chart})
+        for row in per_tap_rows(probes):
+            self.run.log(row)
         for name, path in figures.items():
             self.run.log({f"figures/{name}": wandb.Image(str(path))})
         self.run.summary.update(summary)
@@ -175,6 +181,15 @@ class WandbTracker(Tracker):
         for name, path in figures.items():
             self.run.log({f"figures/{name}": wandb.Image(str(path))})
         self.run.summary.update(summary)
+
+    def log_checkpoint(self, path: Path) -> None:
+        if not self._log_checkpoint or self.mode == "disabled":
+            return
+        artifact = self._wandb.Artifact(
+            f"model-{self.run.id}", type="model", metadata={"file": Path(path).name}
+        )
+        artifact.add_file(str(path))
+        self.run.log_artifact(artifact, aliases=["best"])
 
     def finish(self, exit_code: int = 0) -> None:
         """Close the run; after a relaunch its summary is the whole run's (every launch)."""
@@ -193,6 +208,9 @@ METRIC_SUMMARIES = {
     "train/loss": "min,last",
 }
 STEP_METRIC = "trainer/global_step"  # what Lightning logs; W&B's own _step restarts per launch
+TAP_METRIC = "tap"  # the x-axis of the per-tap probe accuracies (1 = first tap)
+PER_TAP = "per_tap"  # per_tap/<id | OOD dataset>/<acc_best | acc_selected | acc_last>
+PER_TAP_COLUMNS = ("acc_best", "acc_selected", "acc_last")
 
 
 def define_metrics(run: Any) -> None:
@@ -203,6 +221,22 @@ def define_metrics(run: Any) -> None:
         run.define_metric(name, step_metric=STEP_METRIC, summary=summary)
     for pattern in ("train/*", "val/*", "test/*", "lr-*", "epoch"):
         run.define_metric(pattern, step_metric=STEP_METRIC)
+    run.define_metric(TAP_METRIC)
+    run.define_metric(f"{PER_TAP}/*", step_metric=TAP_METRIC, summary="max,last")
+
+
+def per_tap_rows(probes: pd.DataFrame) -> list[dict[str, float | int]]:
+    """One W&B history row per tap: ``tap`` and ``per_tap/<name>/<accuracy>`` for every dataset
+    (the ID dataset as ``id``, so runs with different ID datasets overlay); NaN left out."""
+    rows: dict[int, dict[str, float | int]] = {}
+    for rec in probes.sort_values("tap_index").itertuples():
+        name = "id" if rec.role == "id" else str(rec.dataset)
+        row = rows.setdefault(int(rec.tap_index), {TAP_METRIC: int(rec.tap_index)})
+        for column in PER_TAP_COLUMNS:
+            value = getattr(rec, column, None)
+            if value is not None and not pd.isna(value):
+                row[f"{PER_TAP}/{name}/{column}"] = float(value)
+    return [rows[t] for t in sorted(rows)]
 
 
 def sync_command(run_dir: str | Path) -> str:
