@@ -70,3 +70,16 @@ def test_study_summary_averages_over_runs(tiny):
     study = pd.read_csv(run_dir.parent / "continual_study.csv")
     assert "E1+T2" in report and study["runs"].ge(1).all()
     assert {"accuracy_mean", "accuracy_std", "tunnel_layers"} <= set(study.columns)
+
+
+@pytest.mark.parametrize(
+    ("override", "match"),
+    [("continual.tunnel_start=middle", "is not allowed"), ("continual.tunnel_start=40", "2..17")],
+)
+def test_bad_tunnel_start_fails_before_training(tmp_path, override, match):
+    from tunnellab.config import compose_config
+
+    cfg = compose_config([*TINY, override])
+    with pytest.raises(ConfigError, match=match):
+        run_continual(cfg, tmp_path)
+    assert not (tmp_path / "continual" / "task1.last.pt").exists()

@@ -252,13 +252,15 @@ def _run(cfg: DictConfig, run_dir: Path) -> ContinualResult:
     model = build_backbone(cfg)
     set_head(model, tasks[0].n_classes)
     everything = [n for n, _ in model.named_parameters()]
-    train = _phase_recipe(cfg.optim, "cosine")
-    s1 = phases.run("task1", 1, model, everything, tasks[0], train)
     taps = model.taps(cfg.taps)
-    own, curve = own_tunnel_start(cfg, run_dir, model.eval(), tasks[0], classes[0])
     paper = OmegaConf.to_container(cfg.continual.paper_tunnel_starts or {}).get(
         str(cfg.data.resolution)
     )
+    for choice in {_choose(cfg, 2, paper, len(taps))[1], paper} - {None}:
+        cut_model(model, taps, int(choice))  # a bad tunnel_start fails before any training
+    train = _phase_recipe(cfg.optim, "cosine")
+    s1 = phases.run("task1", 1, model, everything, tasks[0], train)
+    own, curve = own_tunnel_start(cfg, run_dir, model.eval(), tasks[0], classes[0])
     used, start = _choose(cfg, own, paper, len(taps))
     torch.manual_seed(int(cfg.seed) + 1)
     set_head(model, tasks[1].n_classes)
