@@ -43,7 +43,14 @@ from tunnellab.models.taps import Tap
 from tunnellab.pipeline import instantiate_dataset, pin_cpu_threads, stage_for, tracked
 from tunnellab.pretrain.train import build_backbone
 from tunnellab.probe.stage import resolve_device
-from tunnellab.run_identity import config_hash, digest, move_aside, semantic
+from tunnellab.run_identity import (
+    claim_run_dir,
+    config_hash,
+    digest,
+    done_record,
+    move_aside,
+    semantic,
+)
 from tunnellab.stages import enter_stage
 
 log = logging.getLogger("tunnellab")
@@ -214,6 +221,7 @@ def run_continual(cfg: DictConfig, run_dir: Path) -> ContinualResult:
     run_dir = Path(run_dir)
     pin_cpu_threads(cfg)
     run_dir = ensure_writable_dir(run_dir, "the run dir (hydra.run.dir)")
+    claim_run_dir(cfg, run_dir)  # a plain run's results or backbone of another config: refused
     _claim(cfg, run_dir)
     done = run_dir / DONE
     if cfg.skip_if_done and done.is_file():
@@ -231,7 +239,7 @@ def run_continual(cfg: DictConfig, run_dir: Path) -> ContinualResult:
         tracker.log_tables(
             {"continual": result.table}, summary, {"continual": result.files["figure"]}
         )
-    info = {"hash": continual_hash(cfg), "tunnel": result.tunnel}
+    info = {"hash": continual_hash(cfg), "tunnel": result.tunnel, **done_record(cfg, run_dir)}
     info["files"] = {k: str(v) for k, v in result.files.items()}
     atomic_write_text(done, json.dumps(info, indent=2))
     return result
