@@ -58,7 +58,6 @@ STATE_DIR = "continual"
 DONE = "continual_done.json"
 IDENTITY = "identity.json"
 OUTPUTS = (STATE_DIR, DONE, CONTINUAL_CSV, TUNNEL_LAYERS, FIGURE, "config.yaml")
-TUNNEL_CHOICES = ("own", "paper")
 Evaluate = Callable[[nn.Module, DatasetSplits], float]
 
 
