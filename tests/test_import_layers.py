@@ -20,7 +20,7 @@ ROOT = "tunnellab"
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("cli", "tools"),
     ("config",),
-    ("advise",),
+    ("advise", "continual"),
     ("pipeline",),
     ("tracking", "result_tables"),
     ("analysis",),

@@ -16,6 +16,7 @@ LAB_STUDIES = {
     "lab/resolution": 6,
     "lab/samples_per_class": 9,
     "lab/smoke_sweep": 4,
+    "lab/continual": 3,
 }
 PAPER_STUDIES = {
     "paper/main_grid": 24,

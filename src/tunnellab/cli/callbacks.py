@@ -26,6 +26,13 @@ class StudySummaryCallback(Callback):
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)
+        if config.get("continual") is not None:  # continual runs: their own table, no probes
+            from tunnellab.continual.study import summarise_continual
+
+            report = summarise_continual(sweep_dir)
+            if report:
+                print("\n" + report, flush=True)
+            return
         try:
             summary = summarise_study(config, sweep_dir)
         except TunnellabError as err:  # a sweep with no usable results is not a failed sweep

@@ -17,6 +17,10 @@ from tunnellab.pipeline import run, run_pretrain, run_probe
 
 def run_command(cfg: DictConfig, run_dir: Path) -> str:
     """Pretrain a backbone, then probe every tap on the ID set and each OOD set."""
+    if cfg.get("continual") is not None:  # experiment=*/continual: the continual stage instead
+        from tunnellab.continual.stage import format_continual, run_continual
+
+        return format_continual(run_continual(cfg, run_dir))
     result = run(cfg, run_dir)
     return "" if result is None else format_run_summary(result)
 

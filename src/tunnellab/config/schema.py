@@ -260,6 +260,43 @@ class AdviseConfig:
 
 
 @dataclass
+class ContinualMixingConfig:
+    """Mixup + CutMix of the continual recipe (timm's Mixup; see continual/mixing.py)."""
+
+    enabled: bool = True
+    mixup_p: float = field(default=0.6, metadata=in_range(0.0, 1.0))
+    mixup_alpha: float = field(default=0.1, metadata=in_range(0.0, 100.0))
+    cutmix_p: float = field(default=0.4, metadata=in_range(0.0, 1.0))
+    cutmix_alpha: float = field(default=1.0, metadata=in_range(0.0, 100.0))
+
+
+@dataclass
+class ContinualFinetuneConfig:
+    """The fine-tuning arms: AdamW, lr x ``gamma`` at the ``milestones`` epochs."""
+
+    epochs: int = field(default=50, metadata=at_least(1))
+    lr: float = 0.01
+    weight_decay: float = 0.05
+    batch_size: int = field(default=512, metadata=at_least(2))
+    milestones: list[int] = field(default_factory=lambda: [20, 40])
+    gamma: float = 0.1
+
+
+@dataclass
+class ContinualConfig:
+    """The continual stage (``tunnellab.continual``): tasks as 1-based ID classes, the tunnel."""
+
+    tasks: list[Any] = field(default_factory=lambda: ["1-50", "51-100"])
+    tunnel_start: Any = "own"  # own | paper | a tap number
+    own_fraction: float = field(default=0.95, metadata=in_range(0.01, 1.0))
+    paper_tunnel_starts: dict[str, int] = field(default_factory=lambda: {"32": 14, "224": 15})
+    mixing: ContinualMixingConfig = field(default_factory=ContinualMixingConfig)
+    finetune: ContinualFinetuneConfig = field(default_factory=ContinualFinetuneConfig)
+    device: str = "auto"
+    eval_batch_size: int = field(default=256, metadata=at_least(1))
+
+
+@dataclass
 class AdviseDataConfig:
     """Your images for the advisor: ``<path>/<class>/<image>`` (+ optional ``test_path``)."""
 
@@ -298,6 +335,7 @@ class RunConfig:
         default=None, metadata=optional_at_least(1, meaning="PyTorch's default")
     )  # CPU intra-op threads
     advise: AdviseConfig = field(default_factory=AdviseConfig)
+    continual: ContinualConfig | None = None  # experiment=*/continual: the continual stage
 
 
 # --- ViT-T and external (timm / torchvision) backbones ---------------------------------------

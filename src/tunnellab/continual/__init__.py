@@ -1,0 +1,1 @@
+"""Continual learning: two tasks, extractor/tunnel swaps, the paper's forgetting table."""
