@@ -12,7 +12,9 @@ from omegaconf import DictConfig
 
 from tunnellab.atomic import atomic_write
 from tunnellab.metrics.tunnel import tunnel_metrics
+from tunnellab.probe.controls import Variant
 from tunnellab.probe.stage import DatasetProbe, ProbeReport
+from tunnellab.probe.variants import LINEAR
 from tunnellab.run_identity import PROBE_RESULTS, TUNNEL_METRICS, config_hash
 from tunnellab.variables import RUN_VARIABLES
 
@@ -116,3 +118,17 @@ def write_tables(run_dir: Path, probes: pd.DataFrame, metrics: pd.DataFrame) -> 
     atomic_write(paths["probe_results"], lambda tmp: probes.to_csv(tmp, index=False))
     atomic_write(paths["tunnel_metrics"], lambda tmp: metrics.to_csv(tmp, index=False))
     return paths
+
+
+def variant_rows(variants: list[Variant], variables: dict[str, Any]) -> pd.DataFrame:
+    """:func:`probe_rows` of every variant, tagged ``backbone``, ``control`` and ``probe`` (kNN
+    rows have no epochs or lr)."""
+    tables = []
+    for v in variants:
+        rows = probe_rows(v.report, variables).assign(
+            backbone=v.backbone, control=v.control, probe=v.probe
+        )
+        if v.probe != LINEAR:
+            rows[["best_epoch", "selected_epoch", "lr"]] = None
+        tables.append(rows)
+    return pd.concat(tables, ignore_index=True)
