@@ -43,7 +43,7 @@ from tunnellab.probe.features import SplitFeatures
 from tunnellab.probe.heads import ProbeRecipe
 from tunnellab.probe.knn import KnnRecipe
 from tunnellab.probe.stage import ProbeStage, resolve_device
-from tunnellab.probe.variants import LINEAR, check_kinds, floor_curves, main_rows
+from tunnellab.probe.variants import KNN, LINEAR, check_kinds, floor_curves, main_rows
 from tunnellab.result_tables import metric_rows, run_variables, variant_rows, write_tables
 from tunnellab.run_identity import (
     DONE,
@@ -173,6 +173,7 @@ def probe_backbone(
     if probe_cfg.diagnostics:
         id_train = stage.features(id_data, "train", keys.get(id_data.name, id_data.name))
         probes = with_diagnostics(probes, id_train, [t.name for t in stage.taps], cfg.seed)
+    floors_started = time.perf_counter()
     controls = control_variants(
         probe_cfg.controls,
         stage,
@@ -180,6 +181,7 @@ def probe_backbone(
         lambda m: stage_for(cfg, run_dir, m),
         *(id_data, ood_data, keys, probe_cfg.kinds, knn, cfg.seed),
     )
+    floors_s = time.perf_counter() - floors_started
     if controls:
         probes = pd.concat([probes, variant_rows(controls, variables)], ignore_index=True)
     metrics = metric_rows(report, variables, probe_cfg.accuracy)
@@ -196,7 +198,11 @@ def probe_backbone(
         files=files,
         tracker_kind=tracker.kind,
         tracker_location=tracker.location,
-        seconds={"probe": time.perf_counter() - started},
+        seconds={
+            "probe": time.perf_counter() - started,
+            "knn": sum(v.seconds for v in variants if v.probe == KNN),
+            "floors": floors_s,
+        },
     )
     tracker.log_results(
         main_rows(probes, probe_cfg.metrics_from),

@@ -14,6 +14,7 @@ Each result is a :class:`Variant`; ``tunnellab.result_tables.variant_rows`` make
 from __future__ import annotations
 
 import copy
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -45,6 +46,7 @@ class Variant:
     control: str
     probe: str
     report: ProbeReport
+    seconds: float = 0.0  # wall time of its probes (and of extraction, for the first kind)
 
 
 def knn_report(
@@ -96,11 +98,13 @@ def probe_variants(
     """Every probe kind of ``kinds`` on ``stage``'s backbone (linear first, the engine's order)."""
     out = []
     if LINEAR in kinds:
+        started = time.perf_counter()
         report = run_probe_stage(stage, id_data, ood_data, dataset_keys)
-        out.append(Variant(backbone, NO_CONTROL, LINEAR, report))
+        out.append(Variant(backbone, NO_CONTROL, LINEAR, report, time.perf_counter() - started))
     if KNN in kinds:
+        started = time.perf_counter()
         report = knn_report(stage, id_data, ood_data, dataset_keys, knn)
-        out.append(Variant(backbone, NO_CONTROL, KNN, report))
+        out.append(Variant(backbone, NO_CONTROL, KNN, report, time.perf_counter() - started))
     return out
 
 
