@@ -118,3 +118,26 @@ def test_shuffled_labels_are_a_seeded_permutation():
 def test_metrics_from_a_kind_that_does_not_run_is_a_config_error():
     with pytest.raises(ConfigError, match=r"probe\.metrics_from=knn"):
         check_kinds(["linear"], "knn")
+
+
+@pytest.mark.slow
+def test_a_knn_only_run_reads_its_tunnel_metrics_from_knn_rows(tmp_path):
+    from tunnellab.config import compose_config
+    from tunnellab.metrics.tunnel import ood_retained
+    from tunnellab.pipeline import run_probe
+
+    cfg = compose_config(
+        ["experiment=smoke", "checkpoint=random_init", "probe.kinds=[knn]",
+         "probe.metrics_from=knn", "probe.controls=[shuffled_labels]"]
+    )  # fmt: skip
+    result = run_probe(cfg, tmp_path)
+    probes = pd.read_csv(tmp_path / "probe_results.csv")
+    assert set(probes["probe"]) == {"knn"}
+    assert set(zip(probes["backbone"], probes["control"], strict=True)) == {
+        ("trained", "none"),
+        ("trained", "shuffled_labels"),
+    }
+    knn = main_rows(probes, "knn")
+    for row in result.metrics.itertuples():
+        acc = knn[knn["dataset"] == row.dataset].sort_values("tap_index")["acc_selected"]
+        assert row.retained == pytest.approx(ood_retained(acc.to_numpy(float)))

@@ -9,7 +9,7 @@ import pandas as pd
 from tunnellab.advise.report import Advice
 from tunnellab.pipeline import RunResult
 from tunnellab.pretrain.train import PretrainOutcome
-from tunnellab.probe.variants import main_rows
+from tunnellab.probe.variants import KNN, main_rows
 
 
 def _rel(path: Path | str | None) -> str:
@@ -49,6 +49,7 @@ def format_run_summary(result: RunResult) -> str:
         timing = ", ".join(f"{k} {v:.0f}s" for k, v in result.seconds.items())
         lines.append(f"  time         {timing}")
     probes = main_rows(result.probes)
+    probes = probes if len(probes) else main_rows(result.probes, KNN)  # probe.kinds=[knn]
     id_rows = probes[probes["role"] == "id"]
     accuracy = str(m["accuracy"].iloc[0]) if len(m) else "best"
     lines += [
