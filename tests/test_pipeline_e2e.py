@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from tunnellab.pipeline import run, run_probe
+from tunnellab.probe.variants import main_rows
 
 pytestmark = pytest.mark.slow
 
@@ -39,6 +40,15 @@ def test_run_writes_every_output(first_run, probe_columns, metric_columns):
     assert probes.groupby("dataset")["tap_index"].max().eq(10).all()  # VGGm-11: 10 taps
     assert probes[["acc_best", "acc_last"]].stack().between(0, 1).all()
     assert metrics["retained"].between(0, 100).all()
+    variants = set(probes[["backbone", "control", "probe", "role"]].itertuples(index=False))
+    assert variants == {
+        (backbone, "none", probe, role)
+        for backbone in ("trained", "random_init")
+        for probe in ("linear", "knn")
+        for role in ("id", "ood")
+    } | {("trained", "shuffled_labels", probe, "id") for probe in ("linear", "knn")}
+    assert len(probes) == 10 * (4 + 4 + 4 + 4 + 2)  # 10 taps × (trained, random) × 2 kinds + 2
+    probes = main_rows(probes)
     id_rows = probes[probes["role"] == "id"]
     assert id_rows["rank"].between(1, id_rows["rank"].max()).all()  # per-tap rank on ID data
     assert (id_rows["rank"] <= id_rows["rank"] / id_rows["rank_fraction"] + 1e-6).all()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import time
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 from torch import nn
 
 from tunnellab.analysis.curves import plot_tunnel_curves
@@ -38,10 +39,13 @@ from tunnellab.pretrain.train import (
     pretrain,
 )
 from tunnellab.probe.cache import FeatureCache
+from tunnellab.probe.controls import control_variants, probe_variants
 from tunnellab.probe.features import SplitFeatures
 from tunnellab.probe.heads import ProbeRecipe
-from tunnellab.probe.stage import ProbeStage, resolve_device, run_probe_stage
-from tunnellab.result_tables import metric_rows, probe_rows, run_variables, write_tables
+from tunnellab.probe.knn import KnnRecipe
+from tunnellab.probe.stage import ProbeStage, resolve_device
+from tunnellab.probe.variants import KNN, LINEAR, check_kinds, floor_curves, main_rows
+from tunnellab.result_tables import metric_rows, run_variables, variant_rows, write_tables
 from tunnellab.run_identity import (
     DONE,
     check_backbone,
@@ -159,21 +163,36 @@ def probe_backbone(
     probe_cfg = cfg.probe
     stage = stage_for(cfg, run_dir, model)
     keys = _dataset_keys(cfg)
-    report = run_probe_stage(stage, id_data, ood_data, keys)
+    check_kinds(probe_cfg.kinds, probe_cfg.metrics_from)
+    knn = KnnRecipe(k=probe_cfg.knn_k, temperature=probe_cfg.knn_temperature)
+    variants = probe_variants(stage, id_data, ood_data, keys, probe_cfg.kinds, knn)
+    report = next(v.report for v in variants if v.probe == probe_cfg.metrics_from)
     variables = run_variables(
         cfg, getattr(model, "meta", {}), count_parameters(model), len(id_data.train)
     )
-    probes = probe_rows(report, variables)
+    probes = variant_rows(variants, variables)
     if probe_cfg.diagnostics:
         id_train = stage.features(id_data, "train", keys.get(id_data.name, id_data.name))
         probes = with_diagnostics(probes, id_train, [t.name for t in stage.taps], cfg.seed)
+    floors_started = time.perf_counter()
+    controls = control_variants(
+        probe_cfg.controls,
+        stage,
+        lambda: build_backbone(random_init_config(cfg)),
+        lambda m: stage_for(cfg, run_dir, m),
+        *(id_data, ood_data, keys, probe_cfg.kinds, knn, cfg.seed),
+    )
+    floors_s = time.perf_counter() - floors_started
+    if controls:
+        probes = pd.concat([probes, variant_rows(controls, variables)], ignore_index=True)
     metrics = metric_rows(report, variables, probe_cfg.accuracy)
     files = write_tables(run_dir, probes, metrics)
     curve_column = f"acc_{metrics['accuracy'].iloc[0]}"
-    files.update(_plot(run_dir, probes, metrics, curve_column, title=_title(cfg)))
+    files.update(_plot(run_dir, probes, metrics, curve_column, _title(cfg), probe_cfg.metrics_from))
     figures = {"curves": files["curves_png"]}
     if probe_cfg.get("embeddings", False):  # after every probe: t-SNE of cached test features
-        args = (probes, metrics, curve_column, run_dir, cfg.seed, _title(cfg))
+        main = main_rows(probes, probe_cfg.metrics_from)
+        args = (main, metrics, curve_column, run_dir, cfg.seed, _title(cfg))
         files.update(embed_run(stage, id_data, ood_data, keys, *args))
         figures["embeddings"] = files["embeddings_png"]
     result = RunResult(
@@ -186,9 +205,15 @@ def probe_backbone(
         files=files,
         tracker_kind=tracker.kind,
         tracker_location=tracker.location,
-        seconds={"probe": time.perf_counter() - started},
+        seconds={
+            "probe": time.perf_counter() - started,
+            "knn": sum(v.seconds for v in variants if v.probe == KNN),
+            "floors": floors_s,
+        },
     )
-    tracker.log_results(probes, metrics, headline(result), curve_column, figures)
+    tracker.log_results(
+        main_rows(probes, probe_cfg.metrics_from), metrics, headline(result), curve_column, figures
+    )
     if checkpoint is not None:
         tracker.log_checkpoint(checkpoint)
     return result
@@ -213,8 +238,14 @@ def _title(cfg: DictConfig) -> str:
 
 
 def _plot(
-    run_dir: Path, probes: pd.DataFrame, metrics: pd.DataFrame, column: str, title: str
+    run_dir: Path,
+    all_probes: pd.DataFrame,
+    metrics: pd.DataFrame,
+    column: str,
+    title: str,
+    kind: str = LINEAR,
 ) -> dict[str, Path]:
+    probes = main_rows(all_probes, kind)
     id_rows = probes[probes["role"] == "id"].sort_values("tap_index")
     ood_curves = {
         name: rows.sort_values("tap_index")[column].tolist()
@@ -232,6 +263,7 @@ def _plot(
         title=title,
         tunnel_starts=starts,
         id_label=f"ID ({id_rows['dataset'].iloc[0]})",
+        floors=floor_curves(all_probes, column, kind),
     )
     return {"curves_png": png, "curves_pdf": pdf}
 
@@ -300,6 +332,16 @@ def run_pretrain(cfg: DictConfig, run_dir: Path) -> PretrainOutcome:
     check_trainer(cfg.trainer)  # before any data is loaded or a Trainer is built
     with tracked(cfg, run_dir, "pretrain") as tracker:
         return pretrain(cfg, run_dir, instantiate_dataset(cfg.data), tracker.lightning_loggers())
+
+
+def random_init_config(cfg: DictConfig) -> DictConfig:
+    """``cfg`` with ``model.weights`` off: the random-init control never loads weights."""
+    if not cfg.model.get("weights"):
+        return cfg
+    cfg = copy.deepcopy(cfg)
+    with open_dict(cfg):
+        cfg.model.weights = None
+    return cfg
 
 
 def probe_target(cfg: DictConfig, run_dir: Path) -> tuple[nn.Module, Path | None]:

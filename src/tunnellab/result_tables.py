@@ -12,7 +12,9 @@ from omegaconf import DictConfig
 
 from tunnellab.atomic import atomic_write
 from tunnellab.metrics.tunnel import tunnel_metrics
+from tunnellab.probe.controls import Variant
 from tunnellab.probe.stage import DatasetProbe, ProbeReport
+from tunnellab.probe.variants import LINEAR, NO_CONTROL, TRAINED
 from tunnellab.run_identity import PROBE_RESULTS, TUNNEL_METRICS, config_hash
 from tunnellab.variables import RUN_VARIABLES
 
@@ -55,8 +57,15 @@ def _accuracy(probe: DatasetProbe, which: str) -> np.ndarray:
     ]
 
 
-def probe_rows(report: ProbeReport, variables: dict[str, Any]) -> pd.DataFrame:
-    """One row per (dataset, tap) with best / last / held-out-selected accuracy."""
+def probe_rows(
+    report: ProbeReport,
+    variables: dict[str, Any],
+    backbone: str = TRAINED,
+    control: str = NO_CONTROL,
+    probe_kind: str = LINEAR,
+) -> pd.DataFrame:
+    """One row per (dataset, tap) with best / last / held-out-selected accuracy, tagged with
+    what was probed (``backbone``, ``control``, ``probe``: :mod:`tunnellab.probe.variants`)."""
     rows = []
     for probe in [report.id_probe, *report.ood_probes]:
         c = probe.curves
@@ -80,6 +89,9 @@ def probe_rows(report: ProbeReport, variables: dict[str, Any]) -> pd.DataFrame:
                     if selected_epoch is None
                     else int(selected_epoch[t]) + 1,
                     "lr": None if c.lr is None else float(c.lr[t]),  # the lr grid's pick
+                    "backbone": backbone,
+                    "control": control,
+                    "probe": probe_kind,
                 }
             )
     return pd.DataFrame(rows)
@@ -116,3 +128,15 @@ def write_tables(run_dir: Path, probes: pd.DataFrame, metrics: pd.DataFrame) -> 
     atomic_write(paths["probe_results"], lambda tmp: probes.to_csv(tmp, index=False))
     atomic_write(paths["tunnel_metrics"], lambda tmp: metrics.to_csv(tmp, index=False))
     return paths
+
+
+def variant_rows(variants: list[Variant], variables: dict[str, Any]) -> pd.DataFrame:
+    """:func:`probe_rows` of every variant, tagged ``backbone``, ``control`` and ``probe`` (kNN
+    rows have no epochs or lr)."""
+    tables = []
+    for v in variants:
+        rows = probe_rows(v.report, variables, v.backbone, v.control, v.probe)
+        if v.probe != LINEAR:
+            rows[["best_epoch", "selected_epoch", "lr"]] = None
+        tables.append(rows)
+    return pd.concat(tables, ignore_index=True)

@@ -75,3 +75,27 @@ def test_bad_tunnel_starts_raise(tmp_path: Path) -> None:
 def test_percentages_rejected(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         plot_tunnel_curves([20.0, 50.0], {}, ["a", "b"], tmp_path / "bad")
+
+
+def test_floors_are_drawn_on_the_raw_panel_with_a_legend(tmp_path: Path, monkeypatch) -> None:
+    import tunnellab.analysis.curves as curves
+
+    drawn = {}
+    save = curves.save_figure
+    monkeypatch.setattr(curves, "save_figure", lambda fig, path: drawn.setdefault("fig", fig))
+    floors = {"random-init backbone": [0.3] * len(TAPS), "shuffled labels": [0.1] * len(TAPS)}
+    plot_tunnel_curves(ID_CURVE, OOD, TAPS, tmp_path / "f", floors=floors)
+    fig = drawn["fig"]
+    normalised, raw = fig.axes[:2]
+    grey = [line for line in raw.get_lines() if line.get_color() == "grey"]
+    assert [(line.get_linestyle(), list(line.get_ydata())) for line in grey] == [
+        ("--", floors["random-init backbone"]),
+        (":", floors["shuffled labels"]),
+    ]
+    assert not any(line.get_color() == "grey" for line in normalised.get_lines())
+    labels = [t.get_text() for legend in fig.legends for t in legend.get_texts()]
+    assert any(t.startswith("random-init backbone, ID") for t in labels)
+    assert any(t.startswith("shuffled labels, ID") for t in labels)
+    _assert_valid_outputs(save(fig, tmp_path / "f"))
+    with pytest.raises(ValueError, match="floors"):
+        plot_tunnel_curves(ID_CURVE, OOD, TAPS, tmp_path / "bad", floors={"x": [0.1, 0.2]})

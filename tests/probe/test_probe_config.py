@@ -25,6 +25,11 @@ def test_engine_keys_have_their_defaults(compose):
         ("optim.repeated_aug=1", ["optim.repeated_aug=1", "0 (off) or a repeat count >= 2"]),
         ("optim.decay=some", ["optim.decay=some", "all", "timm"]),
         ("data.norm=svhn", ["data.norm=svhn", "imagenet", "cifar10", "cifar100"]),
+        ("probe.controls=[random]", ["probe.controls", "random_init", "shuffled_labels"]),
+        ("probe.kinds=[]", ["probe.kinds", "linear", "knn", "at least one"]),
+        ("probe.kinds=[knn,knn]", ["probe.kinds", "distinct"]),
+        ("probe.metrics_from=svm", ["probe.metrics_from=svm", "linear", "knn"]),
+        ("probe.knn_k=0", ["probe.knn_k=0", ">= 1"]),
     ],
 )
 def test_bad_engine_values_are_named(compose, override, fragments):
@@ -32,3 +37,16 @@ def test_bad_engine_values_are_named(compose, override, fragments):
         compose(override)
     for fragment in fragments:
         assert fragment in str(err.value)
+
+
+def test_floors_and_knn_are_on_for_own_runs_and_off_for_paper_studies(compose):
+    for experiment in ("quickstart", "lab/depth"):
+        probe = compose(f"experiment={experiment}").probe
+        assert list(probe.controls) == ["random_init", "shuffled_labels"], experiment
+        assert list(probe.kinds) == ["linear", "knn"] and probe.metrics_from == "linear"
+        assert (probe.knn_k, probe.knn_temperature) == (200, 0.1)
+    for experiment in ("main_grid", "imagenet1k"):
+        probe = compose(f"experiment=paper/{experiment}").probe
+        assert list(probe.controls) == [] and list(probe.kinds) == ["linear"], experiment
+    asked = compose("experiment=paper/main_grid", "probe.controls=[random_init]").probe
+    assert list(asked.controls) == ["random_init"]

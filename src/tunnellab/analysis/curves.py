@@ -39,6 +39,7 @@ _OOD_COLOURS = (
 )
 _OOD_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "h")
 _SHADE = "#9e9e9e"
+_FLOOR_STYLES = ("--", ":", "-.")  # floors: random-init backbone, shuffled labels, ...
 
 
 def _output_paths(out_path: str | Path) -> tuple[Path, Path]:
@@ -158,8 +159,12 @@ def plot_tunnel_curves(
     tunnel_starts: Mapping[str, int | None] | None = None,
     normalise: bool = True,
     id_label: str = "ID",
+    floors: Mapping[str, Sequence[float]] | None = None,
 ) -> list[Path]:
     """Plot ID and OOD probe-accuracy curves per tap; write ``.png`` (dpi 150) and ``.pdf``.
+
+    ``floors`` (label → per-tap ID accuracy, e.g. a random-init backbone, shuffled labels) are
+    drawn in grey on the raw-accuracy panel, dashed, dotted, then dash-dotted.
 
     With ``normalise`` (default) the left panel shows each curve divided by its own maximum and
     a right panel the raw accuracies; without it, a single raw-accuracy panel is drawn. OOD
@@ -194,6 +199,10 @@ def plot_tunnel_curves(
             raise ValueError(f"tunnel_starts[{name!r}] must be a tap in 1..{n} or None: {start!r}")
         starts[name] = None if start is None else int(start)
 
+    floor_arrs = {str(k): check_curve(f"floors[{k!r}]", v) for k, v in (floors or {}).items()}
+    for name, arr in floor_arrs.items():
+        if arr.size != n:
+            raise ValueError(f"floors[{name!r}] has {arr.size} taps but tap_names has {n} entries")
     colours = {
         name: (_OOD_COLOURS[i % len(_OOD_COLOURS)], _OOD_MARKERS[i % len(_OOD_MARKERS)])
         for i, name in enumerate(ood)
@@ -212,6 +221,8 @@ def plot_tunnel_curves(
     else:
         _draw_panel(axes[0], id_arr, ood, starts, colours, False, "")
         _style_axes(axes[0], tap_names, "probe accuracy")
+    for arr, style in zip(floor_arrs.values(), _FLOOR_STYLES, strict=False):
+        axes[-1].plot(np.arange(1, n + 1), arr, color="grey", linestyle=style, linewidth=1.6)
 
     handles: list[Line2D | Patch] = [
         Line2D([], [], color="black", linewidth=2.8, label=f"{id_label} (max {id_arr.max():.0%})")
@@ -230,6 +241,9 @@ def plot_tunnel_curves(
                 label=f"{name} ({ood_retained(arr):.0f}% retained)",
             )
         )
+    for (name, arr), style in zip(floor_arrs.items(), _FLOOR_STYLES, strict=False):
+        label = f"{name}, ID (max {arr.max():.0%})"
+        handles.append(Line2D([], [], color="grey", linestyle=style, linewidth=1.6, label=label))
     if any(s is not None for s in starts.values()):
         handles.append(
             Line2D(

@@ -16,6 +16,7 @@ import pandas as pd
 from tunnellab.analysis.paper_results import load_paper_results, paper_results_path
 from tunnellab.analysis.table import REQUIRED, RUN_VARIABLES, AnalysisError, finalise
 from tunnellab.metrics.tunnel import ood_retained, pearson_id_ood, tunnel_start, tunnel_strength
+from tunnellab.probe.variants import main_rows
 
 PROBE_RESULTS = "probe_results.csv"
 TUNNEL_METRICS = "tunnel_metrics.csv"
@@ -91,6 +92,7 @@ def read_run_dir(run_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame | None, list
     notes = []
     try:
         probes = pd.read_csv(probes_path) if probes_path.is_file() else None
+        probes = None if probes is None else main_rows(probes)  # trained, no control, linear
         if metrics_path.is_file():
             metrics = pd.read_csv(metrics_path)
         else:

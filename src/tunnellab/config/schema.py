@@ -31,6 +31,8 @@ from tunnellab.models.external import timm_model_names, torchvision_model_names
 from tunnellab.models.tap_discovery import TAP_DISCOVERY
 from tunnellab.models.taps import TAP_KINDS
 from tunnellab.probe.heads import ProbeRecipe
+from tunnellab.probe.knn import KnnRecipe
+from tunnellab.probe.variants import CONTROLS, LINEAR, PROBE_KINDS
 
 AUGMENTATIONS = ("none", "rrc_flip")
 LOGGER_KINDS = ("wandb", "csv", "none")
@@ -149,6 +151,22 @@ def _positive_numbers() -> dict[str, Rule]:
     ).as_metadata()
 
 
+def _subset_of(values: tuple[str, ...], empty: bool) -> dict[str, Rule]:
+    """A list of distinct names from ``values`` (may be empty when ``empty``)."""
+    return Rule(
+        check=lambda v: (
+            v is not None
+            and (empty or len(v) > 0)
+            and len(set(v)) == len(v)
+            and all(x in values for x in v)
+        ),
+        allowed=lambda: (
+            f"a list of distinct names from {list(values)}"
+            + (" (empty = off)" if empty else " (at least one)")
+        ),
+    ).as_metadata()
+
+
 @dataclass
 class ProbeConfig:
     """Linear probes on every tap, trained together on cached features.
@@ -195,6 +213,18 @@ class ProbeConfig:
     lr_grid: list[float] = field(
         default_factory=lambda: list(ProbeRecipe.lr_grid), metadata=_positive_numbers()
     )
+    # Floors probed beside the trained backbone (empty = off; the paper/* studies turn them off).
+    controls: list[str] = field(
+        default_factory=lambda: list(CONTROLS), metadata=_subset_of(CONTROLS, empty=True)
+    )
+    # Probe kinds on the cached features: linear heads and / or cosine kNN (probe/knn.py).
+    kinds: list[str] = field(
+        default_factory=lambda: list(PROBE_KINDS), metadata=_subset_of(PROBE_KINDS, empty=False)
+    )
+    # Which kind's accuracies feed the tunnel metrics, the curves and the W&B headline.
+    metrics_from: str = field(default=LINEAR, metadata=choices(*PROBE_KINDS))
+    knn_k: int = field(default=KnnRecipe.k, metadata=at_least(1))
+    knn_temperature: float = field(default=KnnRecipe.temperature, metadata=positive())
 
 
 @dataclass
