@@ -149,6 +149,14 @@ def _positive_numbers() -> dict[str, Rule]:
     ).as_metadata()
 
 
+def _epoch_numbers() -> dict[str, Rule]:
+    """A list of whole epoch numbers, each ``>= 1`` (may be empty)."""
+    return Rule(
+        check=lambda v: v is not None and all(isinstance(x, int) and x >= 1 for x in v),
+        allowed=lambda: "a list of epochs >= 1 and <= optim.epochs (empty = off)",
+    ).as_metadata()
+
+
 @dataclass
 class ProbeConfig:
     """Linear probes on every tap, trained together on cached features.
@@ -193,6 +201,8 @@ class ProbeConfig:
     lr_grid: list[float] = field(
         default_factory=lambda: list(ProbeRecipe.lr_grid), metadata=_positive_numbers()
     )
+    # Epochs whose checkpoints are kept and probed too: dynamics.csv / .png (empty = off).
+    at_epochs: list[int] = field(default_factory=list, metadata=_epoch_numbers())
 
 
 @dataclass
