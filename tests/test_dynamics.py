@@ -9,7 +9,7 @@ import torch
 from tunnellab.dynamics import COLUMNS, check_kept_checkpoints, same_weights
 from tunnellab.errors import ConfigError
 from tunnellab.models.weights_io import load_weights_file, state_dict_of
-from tunnellab.pipeline import run, run_pretrain, run_probe
+from tunnellab.pipeline import run, run_probe
 
 pytestmark = pytest.mark.slow
 
@@ -76,13 +76,6 @@ def test_a_probed_epoch_equals_probing_its_checkpoint_alone(kept, compose, tmp_p
     alone = run_probe(cfg, tmp_path)
     table = pd.read_csv(kept.run_dir / "dynamics.csv")
     assert table[table["epoch"] == epoch]["acc"].tolist() == alone.probes["acc_selected"].tolist()
-
-
-def test_keeping_epochs_leaves_training_unchanged(kept, compose, tmp_path):
-    run_pretrain(compose(*SMOKE[:2]), tmp_path)  # probe.at_epochs=[]: no epoch kept
-    assert not list((tmp_path / "checkpoints").glob("epoch_*.ckpt"))
-    final = weights(tmp_path / "checkpoints" / "last.ckpt")
-    assert equal(final, weights(kept.run_dir / "checkpoints" / "last.ckpt"))
 
 
 def test_same_weights_compares_values():

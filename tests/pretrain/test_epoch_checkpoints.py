@@ -7,7 +7,12 @@ from pathlib import Path
 import pytest
 
 from tunnellab.errors import ConfigError
-from tunnellab.pretrain.epoch_checkpoints import check_at_epochs, epoch_checkpoint, kept_epochs
+from tunnellab.pretrain.epoch_checkpoints import (
+    KeepEpochs,
+    check_at_epochs,
+    epoch_checkpoint,
+    kept_epochs,
+)
 
 
 @pytest.mark.parametrize(
@@ -30,3 +35,22 @@ def test_last_epoch_allowed_one_more_refused(compose):
 
 def test_file_name():
     assert epoch_checkpoint(Path("/r"), 5) == Path("/r/checkpoints/epoch_5.ckpt")
+
+
+class RecordingTrainer:
+    """What :class:`KeepEpochs` asks of the trainer: its epoch and ``save_checkpoint``."""
+
+    def __init__(self) -> None:
+        self.current_epoch = 0
+        self.saved: list[tuple[Path, bool]] = []
+
+    def save_checkpoint(self, path: Path, weights_only: bool = False) -> None:
+        self.saved.append((path, weights_only))
+
+
+def test_keep_epochs_saves_the_listed_epochs_weights_only():
+    trainer, keep = RecordingTrainer(), KeepEpochs(Path("/r"), [2, 3])
+    for epoch in range(4):  # Lightning counts epochs from 0; at_epochs from 1
+        trainer.current_epoch = epoch
+        keep.on_train_epoch_end(trainer, None)
+    assert trainer.saved == [(epoch_checkpoint(Path("/r"), e), True) for e in (2, 3)]
