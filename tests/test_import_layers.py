@@ -21,7 +21,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("cli", "tools"),
     ("config",),
     ("advise", "continual"),
-    ("pipeline",),
+    ("pipeline", "dynamics"),
     ("tracking", "result_tables"),
     ("analysis",),
     ("pretrain", "probe"),

@@ -23,10 +23,12 @@ from tunnellab.data.arrays import DatasetSplits
 from tunnellab.data.ood_suite import ood_entries
 from tunnellab.disk import ensure_writable_dir
 from tunnellab.distributed import is_rank_zero
+from tunnellab.dynamics import check_kept_checkpoints, probe_over_training, write_dynamics
 from tunnellab.errors import ConfigError
 from tunnellab.instantiate import dataclass_from_node, instantiate_node
 from tunnellab.metrics.representation import tap_diagnostics
 from tunnellab.models.registry import count_parameters
+from tunnellab.pretrain.epoch_checkpoints import check_at_epochs, kept_epochs
 from tunnellab.pretrain.launch import check_trainer
 from tunnellab.pretrain.train import (
     BEST,
@@ -302,6 +304,7 @@ def pin_cpu_threads(cfg: DictConfig) -> None:
 
 def _prepare(cfg: DictConfig, run_dir: Path) -> Path:
     pin_cpu_threads(cfg)
+    check_at_epochs(cfg)
     run_dir = ensure_writable_dir(run_dir, "the run dir (hydra.run.dir)")
     check_cache_dirs(cfg)
     if is_rank_zero():  # one writer per run dir, also under DDP
@@ -412,10 +415,20 @@ def run(cfg: DictConfig, run_dir: Path) -> RunResult | None:
         if not is_rank_zero():
             return None
         pretrain_s = time.perf_counter() - started - data_s
+        check_kept_checkpoints(cfg, run_dir)  # probe.at_epochs: before any probing
         model = load_backbone(cfg, outcome.checkpoint)
         result = probe_backbone(cfg, run_dir, model, id_data, ood_data, tracker, outcome.checkpoint)
         result.pretrain = outcome
         result.seconds = {"data": data_s, "pretrain": pretrain_s, **result.seconds}
+        if kept_epochs(cfg):  # the tunnel over training, after the main probe (issue 18 §4)
+            dynamics_started = time.perf_counter()
+            final = main_rows(result.probes)  # the dynamics probes are linear, trained
+            keys = _dataset_keys(cfg)
+            table = probe_over_training(
+                cfg, run_dir, model, final, id_data, ood_data, keys, stage_for
+            )
+            result.files.update(write_dynamics(run_dir, table, tracker, _title(cfg)))
+            result.seconds["dynamics"] = time.perf_counter() - dynamics_started
         _mark_done(run_dir, cfg, result)
         return result
 

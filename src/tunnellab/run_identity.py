@@ -71,6 +71,7 @@ PRETRAIN_TRAINER_KEYS = ("precision",)
 # Files derived from the results of a run / from its backbone, moved aside by overwrite=true.
 RESULT_FILES = (DONE, PROBE_RESULTS, TUNNEL_METRICS, "curves.png", "curves.pdf", RUN_CONFIG)
 RESULT_FILES += ("embeddings.png", "embeddings.pdf", "embeddings.csv")
+RESULT_FILES += ("dynamics.csv", "dynamics.png", "dynamics.pdf")  # probe.at_epochs
 BACKBONE_FILES = (CHECKPOINT_DIR, "features", "csv", "wandb")  # + its training curves
 REPLACED = "replaced-"  # analysis.run_sources.find_run_dirs skips these folders
 MAX_LISTED = 8

@@ -167,6 +167,14 @@ def _subset_of(values: tuple[str, ...], empty: bool) -> dict[str, Rule]:
     ).as_metadata()
 
 
+def _epoch_numbers() -> dict[str, Rule]:
+    """A list of whole epoch numbers, each ``>= 1`` (may be empty)."""
+    return Rule(
+        check=lambda v: v is not None and all(isinstance(x, int) and x >= 1 for x in v),
+        allowed=lambda: "a list of epochs >= 1 and <= optim.epochs (empty = off)",
+    ).as_metadata()
+
+
 @dataclass
 class ProbeConfig:
     """Linear probes on every tap, trained together on cached features.
@@ -225,6 +233,8 @@ class ProbeConfig:
     metrics_from: str = field(default=LINEAR, metadata=choices(*PROBE_KINDS))
     knn_k: int = field(default=KnnRecipe.k, metadata=at_least(1))
     knn_temperature: float = field(default=KnnRecipe.temperature, metadata=positive())
+    # Epochs whose checkpoints are kept and probed too: dynamics.csv / .png (empty = off).
+    at_epochs: list[int] = field(default_factory=list, metadata=_epoch_numbers())
 
 
 @dataclass

@@ -26,6 +26,7 @@ from tunnellab.instantiate import instantiate_node
 from tunnellab.models.weights_io import check_fits, load_weights_file, state_dict_of
 from tunnellab.pretrain.checkpoint_io import AtomicCheckpointIO
 from tunnellab.pretrain.datamodule import ArraysDataModule
+from tunnellab.pretrain.epoch_checkpoints import KeepEpochs, kept_epochs
 from tunnellab.pretrain.module import BackboneClassifier
 from tunnellab.run_identity import CHECKPOINT_DIR, claim_run_dir, record_backbone
 from tunnellab.stages import enter_stage
@@ -187,6 +188,8 @@ def pretrain(
         dirpath=ckpt_dir, filename="last", save_top_k=1, enable_version_counter=False
     )
     callbacks = [checkpoint, latest]
+    if kept_epochs(cfg):  # probe.at_epochs: checkpoints/epoch_<k>.ckpt for the tunnel over training
+        callbacks.append(KeepEpochs(run_dir, kept_epochs(cfg)))
     if loggers:
         callbacks.append(LearningRateMonitor(logging_interval="epoch"))
     trainer: pl.Trainer = instantiate(
