@@ -39,6 +39,7 @@ from tunnellab.pretrain.train import (
 from tunnellab.probe.cache import FeatureCache
 from tunnellab.probe.features import SplitFeatures
 from tunnellab.probe.heads import ProbeRecipe
+from tunnellab.probe.scores import score_datasets, write_scores
 from tunnellab.probe.stage import ProbeStage, resolve_device, run_probe_stage
 from tunnellab.result_tables import metric_rows, probe_rows, run_variables, write_tables
 from tunnellab.run_identity import (
@@ -168,6 +169,9 @@ def probe_backbone(
         probes = with_diagnostics(probes, id_train, [t.name for t in stage.taps], cfg.seed)
     metrics = metric_rows(report, variables, probe_cfg.accuracy)
     files = write_tables(run_dir, probes, metrics)
+    if probe_cfg.get("scores"):  # training-free layer scores from the cached features
+        scores = score_datasets(stage, id_data, ood_data, keys, list(probe_cfg.scores), cfg.seed)
+        files.update(write_scores(run_dir, scores, variables["run_id"]))
     curve_column = f"acc_{metrics['accuracy'].iloc[0]}"
     files.update(_plot(run_dir, probes, metrics, curve_column, title=_title(cfg)))
     result = RunResult(

@@ -31,6 +31,7 @@ from tunnellab.models.external import timm_model_names, torchvision_model_names
 from tunnellab.models.tap_discovery import TAP_DISCOVERY
 from tunnellab.models.taps import TAP_KINDS
 from tunnellab.probe.heads import ProbeRecipe
+from tunnellab.probe.scores import ESTIMATORS
 
 AUGMENTATIONS = ("none", "rrc_flip")
 LOGGER_KINDS = ("wandb", "csv", "none")
@@ -149,6 +150,14 @@ def _positive_numbers() -> dict[str, Rule]:
     ).as_metadata()
 
 
+def _estimators() -> dict[str, Rule]:
+    """A list of training-free layer-score names (may be empty)."""
+    return Rule(
+        check=lambda v: v is not None and all(x in ESTIMATORS for x in v),
+        allowed=lambda: "a list drawn from: " + ", ".join(ESTIMATORS) + " (empty = off)",
+    ).as_metadata()
+
+
 @dataclass
 class ProbeConfig:
     """Linear probes on every tap, trained together on cached features.
@@ -193,6 +202,8 @@ class ProbeConfig:
     lr_grid: list[float] = field(
         default_factory=lambda: list(ProbeRecipe.lr_grid), metadata=_positive_numbers()
     )
+    # Training-free layer scores written to scores.csv (empty = off): docs/scores.md.
+    scores: list[str] = field(default_factory=lambda: list(ESTIMATORS), metadata=_estimators())
 
 
 @dataclass
