@@ -263,6 +263,8 @@ class AdviseConfig:
         default_factory=lambda: list(NUISANCE_NAMES), metadata=_nuisance_list_rule()
     )
     resolution_check: bool = True
+    # Fast mode: probe only the k taps the training-free scores rank highest (+ the last); 0 = all.
+    top_k: int = field(default=0, metadata=at_least(0))
 
 
 @dataclass
