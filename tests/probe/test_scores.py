@@ -84,7 +84,7 @@ def test_bad_estimator_names():
     taps, labels = _taps()
     with pytest.raises(ValueError, match="unknown estimator"):
         score_taps(taps, labels, ["logme", "fid"], seed=0)
-    with pytest.raises(ConfigError, match="probe.scores"):
+    with pytest.raises(ConfigError, match=r"probe\.scores"):
         compose_config(["experiment=smoke", "probe.scores=[logme,fid]"])
 
 
