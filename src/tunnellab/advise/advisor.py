@@ -173,7 +173,7 @@ def advise(cfg: DictConfig, run_dir: Path) -> AdviceResult:
             nuisances=nuisances,
             skipped_images=_count_unreadable(cfg, data),
             agreement=agreed,
-            probed_taps=None if taps is None else taps,
+            probed_taps=taps,
         )
         files = write_advice(advice, run_dir)
         tracker.log_tables(
