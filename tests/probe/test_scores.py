@@ -92,3 +92,11 @@ def test_scores_default_on_except_in_paper_studies():
     assert list(compose_config(["experiment=smoke"]).probe.scores) == list(ESTIMATORS)
     assert list(compose_config(["experiment=quickstart"]).probe.scores) == list(ESTIMATORS)
     assert list(compose_config(["probe=paper"]).probe.scores) == []
+
+
+def test_a_single_class_gives_nan_not_an_error():
+    taps, _ = _taps(n=30)
+    table = score_taps(taps, torch.zeros(30, dtype=torch.int64), list(ESTIMATORS), seed=0)
+    assert len(table) == 2 * len(ESTIMATORS)
+    assert table[table["estimator"] != "knn"]["score"].isna().all()
+    assert (table[table["estimator"] == "knn"]["score"] == 1.0).all()  # trivially right

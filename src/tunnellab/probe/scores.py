@@ -89,7 +89,7 @@ def score_taps(
     sub_labels = index if subset is None else index[subset]
     k = max(1, min(knn_k, int(sub_labels.numel()) - 1))
     rows: list[dict[str, object]] = []
-    ncti_terms: list[dict[str, float]] = []
+    ncti_terms: list[dict[str, float] | None] = []
     for tap, tap_features in enumerate(features, start=1):
         if any(e in STREAMED for e in estimators):
             stats = _class_stats(tap_features, index, c)
@@ -110,9 +110,15 @@ def score_taps(
                 score = _safe(_IN_MEMORY[name], sample, sub_labels, k)
                 rows.append({"tap_index": tap, "estimator": name, "score": score})
         if "ncti" in estimators:
-            ncti_terms.append(ncti_components(sample, sub_labels))
+            try:
+                ncti_terms.append(ncti_components(sample, sub_labels))
+            except ValueError:  # e.g. one class present: no score for this tap
+                ncti_terms.append(None)
     if ncti_terms:
-        for tap, value in enumerate(ncti_combine(ncti_terms), start=1):
+        scored = [t for t in ncti_terms if t is not None]
+        combined = iter(ncti_combine(scored))
+        for tap, terms in enumerate(ncti_terms, start=1):
+            value = float("nan") if terms is None else next(combined)
             rows.append({"tap_index": tap, "estimator": "ncti", "score": value})
     table = pd.DataFrame(rows, columns=SCORE_COLUMNS)
     order = {name: i for i, name in enumerate(estimators)}
