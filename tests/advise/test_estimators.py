@@ -48,7 +48,9 @@ def test_kendall_tau_against_hand_derived_values_and_scipy():
     assert table.loc["probe", "ranking"] == "3 > 4 > 5 > 2 > 1"
     text = "\n".join(agreement_markdown(table.reset_index(), probed_only=False))
     assert "**a** agreed best" in text and "| b | tap 1 | −1.00" not in text
-    assert "| b | tap 1 | -1.00 |" in text
+    p_b = kendalltau(layers["score_b"], layers["acc_selected"]).pvalue
+    assert f"| b | tap 1 | -1.00 | {p_b:.3f} | 1 > 2 > 5 > 4 > 3 |" in text
+    assert "| probes (reference) | tap 3 | | | 3 > 4 > 5 > 2 > 1 |" in text
 
 
 def test_tau_only_over_the_probed_taps():

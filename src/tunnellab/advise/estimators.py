@@ -141,14 +141,14 @@ def agreement_markdown(table: pd.DataFrame, probed_only: bool) -> list[str]:
         )
         + " τ = 1: the same order; 0: unrelated; −1: reversed.",
         "",
-        "| estimator | its best layer | Kendall τ | p-value |",
-        "|---|---|---|---|",
+        "| estimator | its best layer | Kendall τ | p-value | its ranking of the layers |",
+        "|---|---|---|---|---|",
     ]
     for row in estimators.itertuples():
         tau = "n/a" if math.isnan(row.kendall_tau) else f"{row.kendall_tau:+.2f}"
         p = "n/a" if math.isnan(row.p_value) else f"{row.p_value:.3f}"
-        lines.append(f"| {row.estimator} | tap {row.top_tap} | {tau} | {p} |")
-    lines.append(f"| probes (reference) | tap {int(probe['top_tap'])} | | |")
+        lines.append(f"| {row.estimator} | tap {row.top_tap} | {tau} | {p} | {row.ranking} |")
+    lines.append(f"| probes (reference) | tap {int(probe['top_tap'])} | | | {probe['ranking']} |")
     finite = estimators[np.isfinite(estimators["kendall_tau"].to_numpy(dtype=float))]
     lines.append("")
     if finite.empty:
