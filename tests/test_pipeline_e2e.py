@@ -95,3 +95,16 @@ def test_probe_only_reuses_the_checkpoint_and_the_feature_cache(first_run, tmp_p
     cols = ["acc_best", "acc_last", "acc_selected"]
     pd.testing.assert_frame_equal(result.probes[cols], first_run.probes[cols])
     assert result.backbone_id_accuracy == first_run.backbone_id_accuracy
+
+
+def test_run_writes_training_free_scores(first_run):
+    scores = pd.read_csv(first_run.files["scores"])
+    assert list(scores.columns) == [
+        "run_id", "dataset", "role", "tap_index", "tap_name", "estimator", "score"
+    ]  # fmt: skip
+    assert set(scores["run_id"]) == {first_run.run_id}
+    assert set(scores["dataset"]) == {"lab", "glyphs", "digits", "heldout"}
+    counts = scores.groupby(["dataset", "estimator"])["tap_index"].nunique()
+    assert counts.eq(10).all() and len(counts) == 4 * 6  # every tap, every estimator
+    knn = scores[scores["estimator"] == "knn"]["score"]
+    assert knn.between(0, 1).all()

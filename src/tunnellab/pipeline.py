@@ -45,6 +45,7 @@ from tunnellab.probe.controls import control_variants, probe_variants
 from tunnellab.probe.features import SplitFeatures
 from tunnellab.probe.heads import ProbeRecipe
 from tunnellab.probe.knn import KnnRecipe
+from tunnellab.probe.scores import score_datasets, write_scores
 from tunnellab.probe.stage import ProbeStage, resolve_device
 from tunnellab.probe.variants import KNN, LINEAR, check_kinds, floor_curves, main_rows
 from tunnellab.result_tables import metric_rows, run_variables, variant_rows, write_tables
@@ -189,6 +190,9 @@ def probe_backbone(
         probes = pd.concat([probes, variant_rows(controls, variables)], ignore_index=True)
     metrics = metric_rows(report, variables, probe_cfg.accuracy)
     files = write_tables(run_dir, probes, metrics)
+    if probe_cfg.get("scores"):  # training-free layer scores from the cached features
+        scores = score_datasets(stage, id_data, ood_data, keys, list(probe_cfg.scores), cfg.seed)
+        files.update(write_scores(run_dir, scores, variables["run_id"]))
     curve_column = f"acc_{metrics['accuracy'].iloc[0]}"
     files.update(_plot(run_dir, probes, metrics, curve_column, _title(cfg), probe_cfg.metrics_from))
     figures = {"curves": files["curves_png"]}

@@ -18,6 +18,13 @@ import pandas as pd
 from omegaconf import DictConfig, open_dict
 from torch import nn
 
+from tunnellab.advise.estimators import (
+    TapAccuracies,
+    agreement,
+    layer_scores,
+    subset_features,
+    top_taps,
+)
 from tunnellab.advise.fit import assess_fit
 from tunnellab.advise.nuisances import NUISANCES
 from tunnellab.advise.report import Advice, write_advice
@@ -28,7 +35,6 @@ from tunnellab.errors import ConfigError
 from tunnellab.metrics.tunnel import ood_retained, tunnel_start
 from tunnellab.pipeline import instantiate_dataset, probe_target, stage_for, tracked
 from tunnellab.pretrain.train import PRETRAINED, RANDOM_INIT
-from tunnellab.probe.heads import ProbeCurves
 from tunnellab.probe.stage import ProbeStage
 from tunnellab.run_identity import semantic
 from tunnellab.stages import enter_stage
@@ -50,12 +56,23 @@ def _with_resolution(cfg: DictConfig, resolution: int) -> DictConfig:
     return other
 
 
-def _curves(stage: ProbeStage, data: DatasetSplits, test: ImageArrays, key: object) -> ProbeCurves:
-    """All heads trained on ``data.train``, scored on ``test`` each epoch."""
+def _curves(
+    stage: ProbeStage,
+    data: DatasetSplits,
+    test: ImageArrays,
+    key: object,
+    taps: list[int] | None = None,
+) -> TapAccuracies:
+    """Heads trained on ``data.train`` (every tap, or only the 1-based ``taps``), scored on
+    ``test`` each epoch; NaN for the taps not probed."""
     train = stage.features(data, "train", key)
     test_split = DatasetSplits(name=data.name, train=data.train, test=test)
     test_features = stage.features(test_split, "test", key)
-    return stage.train_heads(train, test_features, data.n_classes, desc=f"probe {data.name}")
+    n_taps = len(stage.taps)
+    if taps is not None:
+        train, test_features = subset_features(train, taps), subset_features(test_features, taps)
+    curves = stage.train_heads(train, test_features, data.n_classes, desc=f"probe {data.name}")
+    return TapAccuracies.from_curves(curves, taps or list(range(1, n_taps + 1)), n_taps)
 
 
 def _probe_at(cfg: DictConfig, run_dir: Path) -> tuple[nn.Module, ProbeStage, DatasetSplits]:
@@ -87,7 +104,20 @@ def advise(cfg: DictConfig, run_dir: Path) -> AdviceResult:
         enter_stage("advising")
         model, stage, data = _probe_at(cfg, run_dir)
         key = semantic(cfg.data)
-        clean = _curves(stage, data, data.test, key)
+        estimators, top_k = list(cfg.probe.get("scores") or []), int(cfg.advise.get("top_k", 0))
+        if top_k and not estimators:
+            raise ConfigError(
+                f"'advise.top_k={top_k}' probes the taps the layer scores rank highest, but "
+                "'probe.scores' is empty; name estimators (e.g. probe.scores=[logme,ncti]) or "
+                "set advise.top_k=0 to probe every tap."
+            )
+        scores = (
+            layer_scores(stage.features(data, "train", key), estimators, cfg.seed)
+            if estimators
+            else None
+        )
+        taps = top_taps(scores, top_k) if scores is not None and top_k else None
+        clean = _curves(stage, data, data.test, key, taps)
         layers = pd.DataFrame(
             {
                 "tap_index": np.arange(1, len(stage.taps) + 1),
@@ -101,7 +131,7 @@ def advise(cfg: DictConfig, run_dir: Path) -> AdviceResult:
         for name in nuisances:
             test = data.test
             shifted = ImageArrays(NUISANCES[name](test.images), test.labels, test.classes)
-            curves = _curves(stage, data, shifted, {**key, "nuisance": name})
+            curves = _curves(stage, data, shifted, {**key, "nuisance": name}, taps)
             layers[f"acc_{name}"] = curves.acc_selected
             layers[f"drop_{name}"] = layers["acc_selected"] - layers[f"acc_{name}"]
 
@@ -119,20 +149,27 @@ def advise(cfg: DictConfig, run_dir: Path) -> AdviceResult:
                     layers.attrs.setdefault("notes", []).append(tracker_note)
                     continue
                 other_key = {**key, "resolution": r}
-                curves = _curves(other_stage, other_data, other_data.test, other_key)
+                curves = _curves(other_stage, other_data, other_data.test, other_key, taps)
                 layers[f"acc_at_{r}"] = curves.acc_selected
                 by_resolution[r] = float(np.nanmax(curves.acc_selected))
 
         selected = np.nan_to_num(clean.acc_selected, nan=-1.0)
+        probed = np.flatnonzero(np.isfinite(clean.acc_best))  # every tap unless advise.top_k
+        curve = np.clip(clean.acc_selected[probed], 0, 1)
+        start = tunnel_start(curve)
+        agreed = None
+        if scores is not None:
+            layers = layers.merge(scores, on="tap_index", how="left")
+            agreed = agreement(layers, estimators, "acc_selected")
         recommended = int(np.argmax(selected)) + 1
         fit = assess_fit(stage, data, key, layers, recommended, checkpoint, *_fit_args(cfg))
         advice = Advice(
             model=str(cfg.model.name),
             data_path=str(data_path),
             layers=layers,
-            recommended_tap=int(np.argmax(selected)) + 1,
-            retained_last=ood_retained(np.clip(clean.acc_selected, 0, 1)),
-            tunnel_start=tunnel_start(np.clip(clean.acc_selected, 0, 1)),
+            recommended_tap=recommended,
+            retained_last=ood_retained(curve),
+            tunnel_start=None if start is None else int(probed[start - 1]) + 1,
             n_classes=data.n_classes,
             n_train=len(data.train),
             n_test=len(data.test),
@@ -143,6 +180,8 @@ def advise(cfg: DictConfig, run_dir: Path) -> AdviceResult:
             nuisances=nuisances,
             skipped_images=_count_unreadable(cfg, data),
             fit=fit,
+            agreement=agreed,
+            probed_taps=taps,
         )
         files = write_advice(advice, run_dir)
         tracker.log_tables(

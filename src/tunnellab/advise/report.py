@@ -10,6 +10,7 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from tunnellab.advise.estimators import agreement_markdown
 from tunnellab.advise.fit import Fit, fit_markdown
 from tunnellab.atomic import atomic_write, atomic_write_text
 
@@ -34,6 +35,8 @@ class Advice:
     nuisances: list[str] = field(default_factory=list)
     skipped_images: int = 0
     fit: Fit | None = None  # how far the images are from the backbone's training data
+    agreement: pd.DataFrame | None = None  # estimators vs probes (advise/estimators.py)
+    probed_taps: list[int] | None = None  # fast mode (advise.top_k): the taps probed
 
     def row(self, tap: int) -> pd.Series:
         return self.layers[self.layers["tap_index"] == tap].iloc[0]
@@ -101,6 +104,8 @@ def advice_markdown(advice: Advice) -> str:
         "the training images held out to choose each probe's epoch. `layers.csv` has every "
         "layer's numbers; `advice.png` plots them.",
     ]
+    if advice.agreement is not None:
+        lines += agreement_markdown(advice.agreement, advice.probed_taps is not None)
     return "\n".join(lines) + "\n"
 
 
@@ -138,4 +143,8 @@ def write_advice(advice: Advice, out_dir: Path) -> dict[str, Path]:
         "advice": atomic_write_text(out_dir / "advice.md", advice_markdown(advice)),
     }
     files["plot"], files["plot_pdf"] = plot_advice(advice, out_dir / "advice.png")
+    if advice.agreement is not None:
+        files["estimators"] = atomic_write(
+            out_dir / "estimators.csv", lambda tmp: advice.agreement.to_csv(tmp, index=False)
+        )
     return files

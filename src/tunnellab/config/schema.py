@@ -32,6 +32,7 @@ from tunnellab.models.tap_discovery import TAP_DISCOVERY
 from tunnellab.models.taps import TAP_KINDS
 from tunnellab.probe.heads import ProbeRecipe
 from tunnellab.probe.knn import KnnRecipe
+from tunnellab.probe.scores import ESTIMATORS
 from tunnellab.probe.variants import CONTROLS, LINEAR, PROBE_KINDS
 
 AUGMENTATIONS = ("none", "rrc_flip")
@@ -175,6 +176,14 @@ def _epoch_numbers() -> dict[str, Rule]:
     ).as_metadata()
 
 
+def _estimators() -> dict[str, Rule]:
+    """A list of training-free layer-score names (may be empty)."""
+    return Rule(
+        check=lambda v: v is not None and all(x in ESTIMATORS for x in v),
+        allowed=lambda: "a list drawn from: " + ", ".join(ESTIMATORS) + " (empty = off)",
+    ).as_metadata()
+
+
 @dataclass
 class ProbeConfig:
     """Linear probes on every tap, trained together on cached features.
@@ -235,6 +244,8 @@ class ProbeConfig:
     knn_temperature: float = field(default=KnnRecipe.temperature, metadata=positive())
     # Epochs whose checkpoints are kept and probed too: dynamics.csv / .png (empty = off).
     at_epochs: list[int] = field(default_factory=list, metadata=_epoch_numbers())
+    # Training-free layer scores written to scores.csv (empty = off): docs/scores.md.
+    scores: list[str] = field(default_factory=lambda: list(ESTIMATORS), metadata=_estimators())
 
 
 @dataclass
@@ -297,6 +308,8 @@ class AdviseConfig:
     )
     resolution_check: bool = True
     fit_samples: int = field(default=4096, metadata=at_least(6))  # images per side of the fit
+    # Fast mode: probe only the k taps the training-free scores rank highest (+ the last); 0 = all.
+    top_k: int = field(default=0, metadata=at_least(0))
 
 
 @dataclass
