@@ -10,6 +10,7 @@ import pytest
 from scipy import stats
 
 from tunnellab.analysis.input_diversity import (
+    ALL_OOD,
     diversity_correlations,
     diversity_shap,
     spearman_ci,
@@ -43,7 +44,11 @@ def test_correlations_over_runs_match_scipy(with_diversity):
     runs = with_diversity.groupby("backbone", sort=False).agg(
         diversity=("id_diversity", "first"), retained=("retained", "mean")
     )
-    row = out.query("variable == 'id_diversity' and metric == 'retained' and scope == @ALL_OOD")
+    row = out[
+        (out["variable"] == "id_diversity")
+        & (out["metric"] == "retained")
+        & (out["scope"] == ALL_OOD)
+    ]
     assert row["n"].item() == 8
     assert row["spearman"].item() == pytest.approx(
         stats.spearmanr(runs["diversity"], runs["retained"])[0]
