@@ -27,11 +27,12 @@ PROBE_COLUMNS = [
     "run_id", "dataset", "role", "tap_index", "tap_name", "n_classes", "acc_best", "acc_last",
     "acc_selected", "model", "resolution", "augmentation", "id_dataset", "id_classes",
     "samples_per_class", "seed", "depth", "stem", "spatial_reduction", "overparam",
-    "backbone", "control", "probe",
+    "backbone", "control", "probe", "id_diversity",
 ]  # fmt: skip
 METRIC_COLUMNS = [
     "run_id", "dataset", "retained", "pearson", "alignment", "tunnel_start", "strength",
     "model", "resolution", "augmentation", "id_dataset", "id_classes", "samples_per_class", "seed",
+    "id_diversity",
 ]  # fmt: skip
 
 

@@ -53,13 +53,19 @@ def test_run_writes_every_output(first_run, probe_columns, metric_columns):
     assert id_rows["rank"].between(1, id_rows["rank"].max()).all()  # per-tap rank on ID data
     assert (id_rows["rank"] <= id_rows["rank"] / id_rows["rank_fraction"] + 1e-6).all()
     assert id_rows["nc1"].notna().all() and probes[probes["role"] == "ood"]["rank"].isna().all()
+    # per-tap diversity of the ID test features (ID rows only); one id_diversity per run
+    assert (id_rows["vendi"] >= 1).all() and (id_rows["effective_rank"] >= 1).all()
+    assert probes[probes["role"] == "ood"][["vendi", "effective_rank"]].isna().all().all()
+    assert probes["id_diversity"].nunique() == 1 and metrics["id_diversity"].nunique() == 1
+    assert metrics["id_diversity"].iloc[0] == probes["id_diversity"].iloc[0] > 1
 
 
 def test_run_logs_an_offline_wandb_run(first_run):
     runs = list((first_run.run_dir / "wandb").glob("offline-run-*"))
     assert len(runs) == 1 and first_run.tracker_kind == "wandb"
     record = next(runs[0].glob("*.wandb")).read_bytes()
-    for key in [b"train/loss", b"val/acc", b"mean_retained", b"glyphs/retained", b"id_accuracy"]:
+    for key in [b"train/loss", b"val/acc", b"mean_retained", b"glyphs/retained", b"id_accuracy",
+                b"id_diversity"]:  # fmt: skip
         assert key in record, key
     media = runs[0] / "files" / "media"
     tables = {p.parent.name + "/" + p.name.split("_")[0] for p in media.rglob("*.table.json")}
@@ -84,6 +90,8 @@ def test_same_config_and_seed_give_the_same_numbers(smoke_cfg, first_run, tmp_pa
     cols = ["acc_best", "acc_last", "acc_selected"]
     pd.testing.assert_frame_equal(second.probes[cols], first_run.probes[cols])
     assert second.backbone_id_accuracy == first_run.backbone_id_accuracy
+    diversity = ["id_diversity", "vendi", "effective_rank"]
+    pd.testing.assert_frame_equal(second.probes[diversity], first_run.probes[diversity])
 
 
 def test_probe_only_reuses_the_checkpoint_and_the_feature_cache(first_run, tmp_path):

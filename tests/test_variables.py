@@ -16,7 +16,7 @@ from tunnellab.variables import Variable, variable_names
 ROW_COLUMNS = [
     "run_id", "model", "width", "resolution", "augmentation", "id_dataset", "id_classes",
     "samples_per_class", "seed", "taps_kind", "depth", "stem", "spatial_reduction", "params",
-    "overparam",
+    "overparam", "id_diversity",
 ]  # fmt: skip
 ANALYSED = [
     "model", "resolution", "augmentation", "id_dataset", "id_classes", "samples_per_class",
@@ -56,4 +56,4 @@ def test_a_variable_is_checked_and_selected_by_its_attributes():
     with pytest.raises(ValueError, match="not read from the config"):
         Variable("stem", "model").from_config(OmegaConf.create({}))
     assert variable_names(source="model") == ("depth", "stem", "spatial_reduction")
-    assert variable_names(source="run", analysis="none") == ("run_id", "params")
+    assert variable_names(source="run", analysis="none") == ("run_id", "params", "id_diversity")

@@ -20,6 +20,7 @@ from tunnellab.analysis.curves import plot_tunnel_curves
 from tunnellab.analysis.embeddings import embed_run
 from tunnellab.atomic import atomic_write_text
 from tunnellab.data.arrays import DatasetSplits
+from tunnellab.data.input_diversity import input_diversity
 from tunnellab.data.ood_suite import ood_entries
 from tunnellab.disk import ensure_writable_dir
 from tunnellab.distributed import is_rank_zero
@@ -27,6 +28,7 @@ from tunnellab.dynamics import check_kept_checkpoints, probe_over_training, writ
 from tunnellab.errors import ConfigError
 from tunnellab.instantiate import dataclass_from_node, instantiate_node
 from tunnellab.metrics.representation import tap_diagnostics
+from tunnellab.metrics.tap_diversity import tap_diversity
 from tunnellab.models.registry import count_parameters
 from tunnellab.pretrain.epoch_checkpoints import check_at_epochs, kept_epochs
 from tunnellab.pretrain.launch import check_trainer
@@ -171,12 +173,18 @@ def probe_backbone(
     variants = probe_variants(stage, id_data, ood_data, keys, probe_cfg.kinds, knn)
     report = next(v.report for v in variants if v.probe == probe_cfg.metrics_from)
     variables = run_variables(
-        cfg, getattr(model, "meta", {}), count_parameters(model), len(id_data.train)
+        cfg,
+        getattr(model, "meta", {}),
+        count_parameters(model),
+        len(id_data.train),
+        id_diversity=run_input_diversity(cfg, id_data),
     )
     probes = variant_rows(variants, variables)
     if probe_cfg.diagnostics:
         id_train = stage.features(id_data, "train", keys.get(id_data.name, id_data.name))
         probes = with_diagnostics(probes, id_train, [t.name for t in stage.taps], cfg.seed)
+        id_test = stage.features(id_data, "test", keys.get(id_data.name, id_data.name))
+        probes = with_diversity(probes, id_test, cfg.seed)
     floors_started = time.perf_counter()
     controls = control_variants(
         probe_cfg.controls,
@@ -236,6 +244,25 @@ def with_diagnostics(
     return probes.merge(diag, on=["role", "tap_index"], how="left")
 
 
+def run_input_diversity(cfg: DictConfig, id_data: DatasetSplits) -> float:
+    """The run's ``id_diversity``: its ID training inputs (as augmented) in the fixed reference
+    embedding (:func:`tunnellab.data.input_diversity.input_diversity`; own generators only)."""
+    aug = cfg.aug
+    return input_diversity(
+        id_data,
+        augmentation=aug.name,
+        seed=cfg.seed,
+        scale_min=aug.get("scale_min", 0.08),
+        flip_p=aug.get("flip_p", 0.5),
+    )
+
+
+def with_diversity(probes: pd.DataFrame, id_test: SplitFeatures, seed: int) -> pd.DataFrame:
+    """``probes`` plus each tap's Vendi score and effective rank on ID test features (ID rows)."""
+    diversity = tap_diversity(id_test.features, seed=seed).assign(role="id")
+    return probes.merge(diversity, on=["role", "tap_index"], how="left")
+
+
 def _title(cfg: DictConfig) -> str:
     return (
         f"{cfg.model.name} (width {cfg.model.get('width', 1.0):g}) on {cfg.data.name}: "
@@ -285,6 +312,9 @@ def headline(result: RunResult) -> dict[str, float | int | str | None]:
         out[f"{row.dataset}/pearson"] = float(row.pearson)
         out[f"{row.dataset}/strength"] = str(row.strength)
     out["mean_retained"] = float(result.metrics["retained"].mean())
+    if "id_diversity" in result.metrics.columns:
+        diversity = result.metrics["id_diversity"].iloc[0]
+        out["id_diversity"] = None if pd.isna(diversity) else float(diversity)
     return out
 
 

@@ -20,17 +20,23 @@ from tunnellab.variables import RUN_VARIABLES
 
 
 def run_variables(
-    cfg: DictConfig, model_meta: dict[str, Any], n_params: int, train_images: int | None
+    cfg: DictConfig,
+    model_meta: dict[str, Any],
+    n_params: int,
+    train_images: int | None,
+    id_diversity: float | None = None,
 ) -> dict[str, Any]:
     """The run variables (:data:`tunnellab.variables.RUN_VARIABLES`) attached to every result row.
 
     ``train_images``: how many images the backbone trained on (the loaded ID training split);
     over-parameterisation is ``n_params / train_images`` (None when unknown).
+    ``id_diversity``: :func:`tunnellab.data.input_diversity.input_diversity` of the run.
     """
     computed = {
         "run_id": f"{cfg.name}-{config_hash(cfg)}",
         "params": n_params,
         "overparam": n_params / train_images if train_images else None,
+        "id_diversity": id_diversity,
     }
     values = {}
     for variable in RUN_VARIABLES:

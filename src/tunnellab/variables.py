@@ -15,7 +15,8 @@ from typing import Any, Literal
 from omegaconf import OmegaConf
 
 #: config: read from the run config at ``key``; model: from the backbone's ``meta[name]``;
-#: run: computed by the run itself (its id, parameter count, over-parameterisation)
+#: run: computed by the run itself (its id, parameter count, over-parameterisation, input
+#: diversity)
 Source = Literal["config", "model", "run"]
 #: required: every analysis source has it and pairs match on it; context: kept when a source has
 #: it and matched on, never compared; none: carried along only
@@ -73,6 +74,8 @@ RUN_VARIABLES: tuple[Variable, ...] = (
     Variable("spatial_reduction", "model", analysis="required"),
     Variable("params", "run"),
     Variable("overparam", "run", analysis="required"),
+    # Vendi score of the ID training inputs in a fixed reference embedding (data.input_diversity)
+    Variable("id_diversity", "run"),
 )
 
 

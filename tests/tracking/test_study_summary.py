@@ -61,6 +61,7 @@ def _write_job(sweep: Path, job: str, resolution: int, seed: int, retained) -> N
             "tunnel_start": 5,
             "strength": "strong",
             "id_accuracy": 0.9 if resolution == 32 else 0.8,
+            "id_diversity": 20.0 + seed + resolution / 32,
         }
         for dataset, value in zip(("glyphs", "digits"), retained, strict=True)
     ]
@@ -89,6 +90,7 @@ def test_runs_and_levels_tables(sweep):
     assert list(runs["retained/digits"]) == [60.0, 70.0, 90.0, 100.0]
     assert runs["id_accuracy"].round(6).tolist() == [90.0, 90.0, 80.0, 80.0]
     assert swept_variables(runs) == summary.variables == ["resolution"]
+    assert list(runs["id_diversity"]) == [21.0, 22.0, 22.0, 23.0]
 
     levels = summary.levels.set_index("resolution")
     assert list(levels.index) == [32, 64]
@@ -97,6 +99,7 @@ def test_runs_and_levels_tables(sweep):
     assert levels.loc[64, "retained/glyphs"] == 75.0
     assert math.isclose(levels.loc[32, "retained_mean_std"], math.sqrt(50.0))
     assert levels.loc[64, "retained_mean_std"] == 0.0
+    assert levels.loc[32, "id_diversity"] == 21.5 and levels.loc[64, "id_diversity"] == 22.5
 
     figure = summary.files["figure"]
     assert figure == sweep / "study_retained.png" and figure.stat().st_size > 10_000

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from tunnellab.analysis.input_diversity import diversity_section
 from tunnellab.analysis.paper_refs import counterpart
 from tunnellab.analysis.result import AnalysisResult
 from tunnellab.analysis.shap_slopes import SHAP_LABELS, SHAP_VARIABLES
@@ -254,6 +255,7 @@ def write_report(result: AnalysisResult) -> Path:
             "ViT, stem 7 ⇔ φ = 0.25), so the trees may credit its effect to either of those: "
             "read the three together.",
         ]
+    parts += diversity_section(result.diversity, result.diversity_shap, markdown_table)
     parts += [
         "## Tunnel strength (backbones)",
         _reproduces("strength_bins.csv"),

@@ -54,3 +54,6 @@ class AnalysisResult:
     figures: list[Path] = field(default_factory=list)
     curves: list[Path] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # id_diversity against the metrics (analysis.input_diversity); empty without the column
+    diversity: pd.DataFrame = field(default_factory=pd.DataFrame)
+    diversity_shap: pd.DataFrame = field(default_factory=pd.DataFrame)

@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from tunnellab.analysis import figures as fig
+from tunnellab.analysis.input_diversity import diversity_correlations, diversity_shap
 from tunnellab.analysis.report import write_report
 from tunnellab.analysis.result import AnalysisOptions, AnalysisResult
 from tunnellab.analysis.run_curves import plot_run_curves
@@ -75,6 +76,9 @@ def _write_tables(result: AnalysisResult) -> dict[str, Path]:
     }
     if result.source.taps is not None:
         tables["taps"] = (TAPS_CSV, result.source.taps)
+    if not result.diversity.empty:
+        tables["diversity"] = ("diversity.csv", result.diversity)
+        tables["diversity_shap"] = ("diversity_shap.csv", result.diversity_shap)
     files = {}
     for key, (name, frame) in tables.items():
         frame.to_csv(out / name, index=False)
@@ -112,6 +116,9 @@ def analyze(
         backbones=backbone_summary(table, metrics=metrics),
         notes=list(data.notes),
     )
+    result.diversity = diversity_correlations(table, metrics=metrics)
+    if not result.diversity.empty:
+        result.diversity_shap = diversity_shap(table, metrics=metrics)
     skipped = sorted(set(options.metrics) - set(fits))
     if skipped:
         result.notes.append(f"no SHAP slopes for {', '.join(skipped)} (too few known values)")

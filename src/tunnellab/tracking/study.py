@@ -74,6 +74,8 @@ def study_runs(sweep_dir: str | Path) -> pd.DataFrame:
         overrides.append(job_overrides(run_dir))
         record: dict[str, Any] = {"job": job, "overrides": "", "run_id": run_id}
         record.update({c: first.get(c) for c in (*STUDY_VARIABLES, "seed")})
+        diversity = first.get("id_diversity")
+        record["id_diversity"] = float("nan") if pd.isna(diversity) else float(diversity)
         record["id_accuracy"] = 100 * float(first.get("id_accuracy", float("nan")))
         for dataset, retained in zip(rows["dataset"], rows["retained"], strict=True):
             record[f"retained/{dataset}"] = float(retained)
@@ -96,6 +98,7 @@ def study_levels(runs: pd.DataFrame, variables: list[str]) -> pd.DataFrame:
     """Mean and seed standard deviation of every number per level of the swept variables."""
     numbers = ["id_accuracy", *[c for c in runs.columns if c.startswith("retained")]]
     numbers += ["pearson_mean"]
+    numbers += [c for c in ("id_diversity",) if c in runs.columns]
     keys = variables or ["study"]
     frame = runs.assign(study="all") if not variables else runs
     records = []
