@@ -40,6 +40,7 @@ from tunnellab.probe.cache import FeatureCache
 from tunnellab.probe.features import SplitFeatures
 from tunnellab.probe.heads import ProbeRecipe
 from tunnellab.probe.stage import ProbeStage, resolve_device, run_probe_stage
+from tunnellab.report import write_run_report
 from tunnellab.result_tables import metric_rows, probe_rows, run_variables, write_tables
 from tunnellab.run_identity import (
     DONE,
@@ -369,6 +370,8 @@ def run(cfg: DictConfig, run_dir: Path) -> RunResult | None:
         result.pretrain = outcome
         result.seconds = {"data": data_s, "pretrain": pretrain_s, **result.seconds}
         _mark_done(run_dir, cfg, result)
+        if cfg.get("report", True):  # report=false: no report.html
+            result.files["report"] = write_run_report(run_dir)
         return result
 
 
