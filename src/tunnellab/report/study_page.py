@@ -73,7 +73,8 @@ def _analysis_sections(out_dir: Path, page_dir: Path) -> dict[str, Any]:
             tables.append(
                 {"title": title, "file": _rel(out_dir / name, page_dir), "table": table(frame)}
             )
-    figures = [img for p in sorted(out_dir.glob("*.png")) if (img := png_image(p))]
+    found = [*sorted(out_dir.glob("*.png")), *sorted((out_dir / "figures").glob("*.png"))]
+    figures = [img for p in found if (img := png_image(p))]
     return {"dir": _rel(out_dir, page_dir), "tables": tables, "figures": figures}
 
 
@@ -124,20 +125,20 @@ def analysis_context(out_dir: Path) -> dict[str, Any]:
     """Everything the study template shows for a ``tunnellab-analyze`` out_dir."""
     rows = read_csv(out_dir / "runs.csv")
     assert rows is not None  # is_analysis_dir checked it
-    backbones = rows.groupby("backbone", sort=False).agg(
-        retained_mean=("retained", "mean"),
-        id_accuracy=("id_accuracy", "first") if "id_accuracy" in rows else ("retained", "size"),
+    by_backbone = rows.groupby("backbone", sort=False)
+    summary = by_backbone["retained"].mean().rename("retained_mean").reset_index()
+    summary.insert(
+        1,
+        "id_accuracy",
+        100 * by_backbone["id_accuracy"].first().to_numpy()
+        if "id_accuracy" in rows
+        else float("nan"),
     )
-    if "id_accuracy" in rows:
-        backbones["id_accuracy"] = 100 * backbones["id_accuracy"]
-    else:
-        backbones["id_accuracy"] = float("nan")
     run_dirs = (
         [Path(p) for p in dict.fromkeys(rows["run_dir"]) if Path(p).is_dir()]
         if "run_dir" in rows
         else []
     )
-    summary = backbones.reset_index()[["backbone", "id_accuracy", "retained_mean"]]
     return {
         "kind": "study",
         "title": f"Analysis {out_dir.name}",

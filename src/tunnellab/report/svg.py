@@ -150,7 +150,7 @@ def histogram(
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
         f'width="{width}" height="{height}" class="chart" role="img">'
     ]
-    for t in _ticks(0, peak, 3):
+    for t in _ticks(0, peak, 4):
         out.append(
             f'<line x1="{left}" x2="{width - right}" y1="{sy(t):.1f}" y2="{sy(t):.1f}" '
             f'class="grid"/><text x="{left - 4}" y="{sy(t) + 4:.1f}" class="ax" '
