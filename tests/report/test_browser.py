@@ -9,6 +9,7 @@ this test is SKIPPED with the reason.
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 
 import numpy as np
@@ -23,11 +24,19 @@ from tunnellab.report import write_advice_html, write_study_report
 from tunnellab.tracking.study import write_study_summary
 
 BINARY = chromium_binary()
-pytestmark = pytest.mark.skipif(
-    BINARY is None,
-    reason="no headless chromium: `make test` apt-installs Debian's chromium where it can "
-    "(root + apt-get); install it to run the browser test",
+NO_BROWSER = (
+    "no headless chromium: `make test` apt-installs Debian's chromium where it can "
+    "(root + apt-get); install it to run the browser test"
 )
+#: Set (as .ci/run does) where a missing browser is a failure, not a skip.
+REQUIRED = os.environ.get("TUNNELLAB_BROWSER_REQUIRED") == "1"
+
+
+@pytest.fixture(autouse=True)
+def _browser_present() -> None:
+    if BINARY is None:
+        (pytest.fail if REQUIRED else pytest.skip)(NO_BROWSER)
+
 
 #: Sort the first numeric column of the first sortable table with 3+ distinct values: the
 #: header's centre (to click it), and a function that reads the column back.

@@ -143,3 +143,15 @@ def test_advice_html_escapes_the_markdown(tmp_path):
     assert "<h1>Use <strong>tap 2</strong> of <code>m</code></h1>" in html
     assert "&lt;script&gt;x&lt;/script&gt;" in html and "<li>" in html
     assert "acc_selected" in html
+
+
+def test_per_tap_table_matches_taps_not_row_order(run_dir):
+    from tunnellab.report.run_page import per_tap_table
+
+    probes = pd.read_csv(run_dir / "probe_results.csv")
+    probes = probes[~((probes["dataset"] == "glyphs") & (probes["tap_index"] == 2))]
+    frame = per_tap_table(probes.iloc[::-1], "acc_selected")  # rows in any order
+    assert frame["tap_index"].tolist() == list(range(1, TAPS + 1))
+    assert frame["glyphs (%)"].isna().tolist() == [t == 2 for t in range(1, TAPS + 1)]
+    assert frame.loc[2, "glyphs (%)"] == pytest.approx(50.0)  # tap 3
+    assert frame["nc1"].tolist() == pytest.approx([10.0 / t for t in range(1, TAPS + 1)])

@@ -68,9 +68,8 @@ def per_tap_table(probes: pd.DataFrame, column: str) -> pd.DataFrame:
     ids = probes[probes["role"] == "id"].sort_values("tap_index")
     frame = ids[["tap_index", "tap_name"]].reset_index(drop=True)
     for dataset, rows in probes.groupby("dataset", sort=False):
-        frame[f"{dataset} (%)"] = (
-            100 * rows.sort_values("tap_index")[column].to_numpy()[: len(frame)]
-        )
+        by_tap = 100 * rows.drop_duplicates("tap_index").set_index("tap_index")[column]
+        frame[f"{dataset} (%)"] = frame["tap_index"].map(by_tap)
     for extra in ("rank", "rank_fraction", "nc1", "lr"):
         if extra in ids:
             frame[extra] = ids[extra].to_numpy()
@@ -84,12 +83,12 @@ def headline(metrics: pd.DataFrame | None, done: dict[str, Any]) -> dict[str, An
         id_acc = float(metrics["id_accuracy"].iloc[0])
     ood = []
     if metrics is not None:
-        for row in metrics.itertuples(index=False):
+        for row in metrics.dropna(subset=["retained"]).itertuples(index=False):
             ood.append(
                 {
                     "dataset": row.dataset,
                     "retained": float(row.retained),
-                    "strength": getattr(row, "strength", tunnel_strength(row.retained)),
+                    "strength": getattr(row, "strength", None) or tunnel_strength(row.retained),
                     "tunnel_start": getattr(row, "tunnel_start", None),
                 }
             )
