@@ -9,13 +9,14 @@ PYTEST_ARGS ?=
 UPGRADE ?= 0
 
 .PHONY: install quickstart test lint format clean help zoo paper-tables bench bench-data data-check
-.PHONY: gpu-check test-slurm lock
+.PHONY: gpu-check test-slurm lock browser report
 
 help:
 	@echo "make quickstart [OUT=dir]  pretrain + probe every layer on the lab data (offline, CPU)"
 	@echo "make test                  run the test suite"
 	@echo "make test-slurm            sweeps on a real local SLURM cluster (root; installs packages)"
 	@echo "make lint                  ruff check + format check"
+	@echo "make report OUT=dir        report.html of a run dir, sweep dir or analysis dir"
 	@echo "make install               create/update .venv"
 	@echo "make lock [UPGRADE=1]      requirements-lock.txt: every package make install puts in .venv"
 	@echo "make zoo [OUT=dir]         zoo.csv: params, taps, feature sizes of the paper's models"
@@ -40,8 +41,16 @@ lock:
 quickstart: $(STAMP)
 	$(BIN)/tunnellab-run experiment=quickstart $(if $(OUT),hydra.run.dir=$(OUT))
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Headless Chromium for the report's browser test (apt-installs it where missing and possible).
+browser:
+	@bash scripts/browser.sh
+
+# report.html of a run dir, sweep dir or tunnellab-analyze out_dir: make report OUT=<dir>
+report: $(STAMP)
+	$(BIN)/tunnellab-report $(OUT)
 
 # A real single-node SLURM cluster (apt-installs Debian's packages, needs root; else SKIPPED).
 test-slurm: $(STAMP)

@@ -22,7 +22,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("config",),
     ("advise", "continual"),
     ("pipeline", "dynamics"),
-    ("tracking", "result_tables"),
+    ("tracking", "result_tables", "report"),
     ("analysis",),
     ("pretrain", "probe"),
     ("data", "models"),

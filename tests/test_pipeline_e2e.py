@@ -29,7 +29,7 @@ def first_run(smoke_cfg, tmp_path_factory):
 def test_run_writes_every_output(first_run, probe_columns, metric_columns):
     d = first_run.run_dir
     for name in ["config.yaml", "probe_results.csv", "tunnel_metrics.csv", "curves.png",
-                 "curves.pdf", "done.json", "checkpoints/best.ckpt"]:  # fmt: skip
+                 "curves.pdf", "done.json", "checkpoints/best.ckpt", "report.html"]:  # fmt: skip
         assert (d / name).is_file(), name
     probes = pd.read_csv(d / "probe_results.csv")
     metrics = pd.read_csv(d / "tunnel_metrics.csv")

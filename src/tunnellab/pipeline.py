@@ -50,6 +50,7 @@ from tunnellab.probe.knn import KnnRecipe
 from tunnellab.probe.scores import score_datasets, write_scores
 from tunnellab.probe.stage import ProbeStage, resolve_device
 from tunnellab.probe.variants import KNN, LINEAR, check_kinds, floor_curves, main_rows
+from tunnellab.report import write_run_report
 from tunnellab.result_tables import metric_rows, run_variables, variant_rows, write_tables
 from tunnellab.run_identity import (
     DONE,
@@ -464,6 +465,8 @@ def run(cfg: DictConfig, run_dir: Path) -> RunResult | None:
             result.files.update(write_dynamics(run_dir, table, tracker, _title(cfg)))
             result.seconds["dynamics"] = time.perf_counter() - dynamics_started
         _mark_done(run_dir, cfg, result)
+        if cfg.get("report", True):  # report=false: no report.html
+            result.files["report"] = write_run_report(run_dir)
         return result
 
 

@@ -12,6 +12,7 @@ from omegaconf import DictConfig, OmegaConf
 from tunnellab.cli.failures import USER_ERROR, fail
 from tunnellab.disk import ensure_writable_dir
 from tunnellab.errors import DiskError, TunnellabError
+from tunnellab.report import write_study_report
 from tunnellab.tracking.study import format_study_summary, summarise_study
 
 log = logging.getLogger("tunnellab")
@@ -40,6 +41,8 @@ class StudySummaryCallback(Callback):
             return
         if summary is not None:
             print("\n" + format_study_summary(summary), flush=True)
+        if summary is not None and config.get("report", True):  # report=false: none
+            print(f"Study report: {write_study_report(sweep_dir)}", flush=True)
 
 
 class WritableOutputDir(Callback):

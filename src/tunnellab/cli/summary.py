@@ -38,6 +38,8 @@ def format_run_summary(result: RunResult) -> str:
         f"{_rel(result.files.get('tunnel_metrics'))}",
         f"  plot         {_rel(result.files.get('curves_png'))} (+ .pdf)",
     ]
+    if result.files.get("report"):  # report.html (report=true)
+        lines.append(f"  report       {_rel(result.files['report'])}")
     if result.tracker_kind == "wandb" and result.tracker_location:
         lines.append(
             f"  W&B          {_rel(result.tracker_location)}  "

@@ -383,6 +383,7 @@ class RunConfig:
     name: str = "run"
     skip_if_done: bool = True
     overwrite: bool = False  # another config's work in the run dir: moved aside, not an error
+    report: bool = True  # report.html per run and per multirun (tunnellab.report)
     checkpoint: str | None = None  # tunnellab-probe: weights to probe (default <run dir>/best)
     threads: int | None = field(
         default=None, metadata=optional_at_least(1, meaning="PyTorch's default")

@@ -1,0 +1,169 @@
+"""The context of one run's report: headline, curves, tables, config, environment, files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from tunnellab.errors import TunnellabError
+from tunnellab.metrics.tunnel import tunnel_strength
+from tunnellab.report.assets import environment, listing, png_image
+from tunnellab.report.svg import Series, line_chart
+from tunnellab.report.tables import read_csv, table
+
+PROBE_RESULTS = "probe_results.csv"
+TUNNEL_METRICS = "tunnel_metrics.csv"
+#: PNG figures written into a run dir by other stages that the report shows (glob patterns).
+RUN_FIGURES = ("embeddings*.png",)
+METRIC_COLUMNS = (
+    "dataset",
+    "n_classes",
+    "retained",
+    "strength",
+    "tunnel_start",
+    "peak_tap",
+    "id_saturation_start",
+    "pearson",
+    "alignment",
+    "accuracy",
+)
+
+
+def accuracy_column(metrics: pd.DataFrame | None) -> str:
+    """The probe accuracy that fed the tunnel metrics (``acc_selected`` by default)."""
+    if metrics is not None and "accuracy" in metrics and len(metrics):
+        return f"acc_{metrics['accuracy'].iloc[0]}"
+    return "acc_selected"
+
+
+def curve_series(probes: pd.DataFrame, column: str) -> list[Series]:
+    """ID first, then each OOD set: accuracy (%) per tap, hover text ``tap i (name)``."""
+    out = []
+    ordered = sorted(
+        probes.groupby("dataset", sort=False), key=lambda g: g[1]["role"].iloc[0] != "id"
+    )
+    for dataset, rows in ordered:
+        rows = rows.sort_values("tap_index")
+        role = rows["role"].iloc[0]
+        out.append(
+            Series(
+                f"{dataset} ({role})",
+                rows["tap_index"].tolist(),
+                (100 * rows[column]).tolist(),
+                [
+                    f"tap {i} ({n})"
+                    for i, n in zip(rows["tap_index"], rows["tap_name"], strict=True)
+                ],
+                dashed=role != "id",
+            )
+        )
+    return out
+
+
+def per_tap_table(probes: pd.DataFrame, column: str) -> pd.DataFrame:
+    """One row per tap: ID and OOD accuracies (%), rank, rank fraction, NC1."""
+    ids = probes[probes["role"] == "id"].sort_values("tap_index")
+    frame = ids[["tap_index", "tap_name"]].reset_index(drop=True)
+    for dataset, rows in probes.groupby("dataset", sort=False):
+        by_tap = 100 * rows.drop_duplicates("tap_index").set_index("tap_index")[column]
+        frame[f"{dataset} (%)"] = frame["tap_index"].map(by_tap)
+    for extra in ("rank", "rank_fraction", "nc1", "lr"):
+        if extra in ids:
+            frame[extra] = ids[extra].to_numpy()
+    return frame
+
+
+def headline(metrics: pd.DataFrame | None, done: dict[str, Any]) -> dict[str, Any]:
+    """ID top-1 (%), and per OOD set its % retained, strength and tunnel start."""
+    id_acc = done.get("backbone_id_accuracy")
+    if id_acc is None and metrics is not None and "id_accuracy" in metrics and len(metrics):
+        id_acc = float(metrics["id_accuracy"].iloc[0])
+    ood = []
+    if metrics is not None:
+        for row in metrics.dropna(subset=["retained"]).itertuples(index=False):
+            ood.append(
+                {
+                    "dataset": row.dataset,
+                    "retained": float(row.retained),
+                    "strength": getattr(row, "strength", None) or tunnel_strength(row.retained),
+                    "tunnel_start": getattr(row, "tunnel_start", None),
+                }
+            )
+    mean = sum(o["retained"] for o in ood) / len(ood) if ood else None
+    return {
+        "id_accuracy": None if id_acc is None else 100 * float(id_acc),
+        "ood": ood,
+        "retained_mean": mean,
+        "strength": None if mean is None else tunnel_strength(mean),
+    }
+
+
+def run_context(run_dir: Path) -> dict[str, Any]:
+    """Everything the run template shows, read from the files of ``run_dir``."""
+    probes = read_csv(run_dir / PROBE_RESULTS)
+    if probes is None:
+        raise TunnellabError(
+            f"No {PROBE_RESULTS} in {run_dir}: not a finished run dir. Give tunnellab-report a "
+            "run dir (with probe_results.csv), a sweep dir or a tunnellab-analyze out_dir."
+        )
+    metrics = read_csv(run_dir / TUNNEL_METRICS)
+    done_path = run_dir / "done.json"
+    done = json.loads(done_path.read_text()) if done_path.is_file() else {}
+    column = accuracy_column(metrics)
+    ids = probes[probes["role"] == "id"]
+    rank_chart = None
+    if "rank_fraction" in ids and ids["rank_fraction"].notna().any():
+        ids = ids.sort_values("tap_index")
+        rank_chart = line_chart(
+            [
+                Series(
+                    "rank fraction × 100",
+                    ids["tap_index"].tolist(),
+                    (100 * ids["rank_fraction"]).tolist(),
+                    [
+                        f"tap {i} ({n})"
+                        for i, n in zip(ids["tap_index"], ids["tap_name"], strict=True)
+                    ],
+                )
+            ],
+            height=220,
+            y_label="rank / width (%)",
+        )
+    config = run_dir / "config.yaml"
+    figures = [
+        img
+        for pattern in RUN_FIGURES
+        for p in sorted(run_dir.glob(pattern))
+        if (img := png_image(p))
+    ]
+    variables = {
+        k: probes[k].iloc[0]
+        for k in ("model", "resolution", "augmentation", "id_dataset", "id_classes", "seed")
+        if k in probes
+    }
+    return {
+        "kind": "run",
+        "title": f"Run {probes['run_id'].iloc[0]}",
+        "run_id": str(probes["run_id"].iloc[0]),
+        "variables": variables,
+        "headline": headline(metrics, done),
+        "accuracy": column,
+        "curves": line_chart(curve_series(probes, column)),
+        "rank_chart": rank_chart,
+        "metrics": None
+        if metrics is None
+        else table(metrics[[c for c in METRIC_COLUMNS if c in metrics]]),
+        "per_tap": table(per_tap_table(probes, column)),
+        "figures": figures,
+        "config": config.read_text() if config.is_file() else None,
+        "run_record": {
+            k: done[k]
+            for k in ("torch_threads", "world_size", "seconds", "checkpoint")
+            if k in done
+        },
+        "environment": environment(),
+        "files": listing(run_dir),
+    }
