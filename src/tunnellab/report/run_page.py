@@ -10,6 +10,7 @@ import pandas as pd
 
 from tunnellab.errors import TunnellabError
 from tunnellab.metrics.tunnel import tunnel_strength
+from tunnellab.probe.variants import KNN, LINEAR, floor_curves, main_rows
 from tunnellab.report.assets import environment, listing, png_image
 from tunnellab.report.svg import Series, line_chart
 from tunnellab.report.tables import read_csv, table
@@ -17,7 +18,7 @@ from tunnellab.report.tables import read_csv, table
 PROBE_RESULTS = "probe_results.csv"
 TUNNEL_METRICS = "tunnel_metrics.csv"
 #: PNG figures written into a run dir by other stages that the report shows (glob patterns).
-RUN_FIGURES = ("embeddings*.png",)
+RUN_FIGURES = ("embeddings*.png", "dynamics*.png")
 METRIC_COLUMNS = (
     "dataset",
     "n_classes",
@@ -37,6 +38,37 @@ def accuracy_column(metrics: pd.DataFrame | None) -> str:
     if metrics is not None and "accuracy" in metrics and len(metrics):
         return f"acc_{metrics['accuracy'].iloc[0]}"
     return "acc_selected"
+
+
+def main_probes(probes: pd.DataFrame) -> pd.DataFrame:
+    """The rows the tunnel metrics read: trained backbone, no control, linear (else kNN) probes."""
+    rows = main_rows(probes, LINEAR)
+    return rows if len(rows) or "probe" not in probes else main_rows(probes, KNN)
+
+
+def extra_series(probes: pd.DataFrame, column: str) -> list[Series]:
+    """Grey reference curves of the ID set: the floors (``probe.controls``) and the kNN probe."""
+    out = []
+    floors = floor_curves(probes, column)
+    knn = main_rows(probes, KNN) if "probe" in probes else probes.iloc[0:0]
+    knn_id = knn[knn["role"] == "id"].sort_values("tap_index")
+    if len(knn_id) and len(main_rows(probes, LINEAR)):
+        floors = {"kNN probe (ID)": (knn_id[column].fillna(knn_id["acc_best"])).tolist(), **floors}
+    for name, accs in floors.items():
+        taps = list(range(1, len(accs) + 1))
+        labels = [f"tap {i}" for i in taps]
+        out.append(Series(f"{name}", taps, [100 * a for a in accs], labels, dashed=True))
+    return out
+
+
+def scores_table(run_dir: Path) -> pd.DataFrame | None:
+    """ID training-free layer scores (scores.csv): one row per tap, one column per estimator."""
+    scores = read_csv(run_dir / "scores.csv")
+    if scores is None or "role" not in scores or not (scores["role"] == "id").any():
+        return None
+    ids = scores[scores["role"] == "id"]
+    frame = ids.pivot_table(index=["tap_index", "tap_name"], columns="estimator", values="score")
+    return frame.reset_index().rename_axis(columns=None)
 
 
 def curve_series(probes: pd.DataFrame, column: str) -> list[Series]:
@@ -70,7 +102,7 @@ def per_tap_table(probes: pd.DataFrame, column: str) -> pd.DataFrame:
     for dataset, rows in probes.groupby("dataset", sort=False):
         by_tap = 100 * rows.drop_duplicates("tap_index").set_index("tap_index")[column]
         frame[f"{dataset} (%)"] = frame["tap_index"].map(by_tap)
-    for extra in ("rank", "rank_fraction", "nc1", "lr"):
+    for extra in ("rank", "rank_fraction", "nc1", "vendi", "effective_rank", "lr"):
         if extra in ids:
             frame[extra] = ids[extra].to_numpy()
     return frame
@@ -109,6 +141,7 @@ def run_context(run_dir: Path) -> dict[str, Any]:
             f"No {PROBE_RESULTS} in {run_dir}: not a finished run dir. Give tunnellab-report a "
             "run dir (with probe_results.csv), a sweep dir or a tunnellab-analyze out_dir."
         )
+    all_probes, probes = probes, main_probes(probes)
     metrics = read_csv(run_dir / TUNNEL_METRICS)
     done_path = run_dir / "done.json"
     done = json.loads(done_path.read_text()) if done_path.is_file() else {}
@@ -151,13 +184,14 @@ def run_context(run_dir: Path) -> dict[str, Any]:
         "variables": variables,
         "headline": headline(metrics, done),
         "accuracy": column,
-        "curves": line_chart(curve_series(probes, column)),
+        "curves": line_chart(curve_series(probes, column) + extra_series(all_probes, column)),
         "rank_chart": rank_chart,
         "metrics": None
         if metrics is None
         else table(metrics[[c for c in METRIC_COLUMNS if c in metrics]]),
         "per_tap": table(per_tap_table(probes, column)),
         "figures": figures,
+        "scores": None if (scores := scores_table(run_dir)) is None else table(scores),
         "config": config.read_text() if config.is_file() else None,
         "run_record": {
             k: done[k]

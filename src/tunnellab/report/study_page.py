@@ -11,7 +11,13 @@ import pandas as pd
 
 from tunnellab.analysis.run_sources import find_run_dirs
 from tunnellab.report.assets import listing, png_image
-from tunnellab.report.run_page import PROBE_RESULTS, TUNNEL_METRICS, accuracy_column, curve_series
+from tunnellab.report.run_page import (
+    PROBE_RESULTS,
+    TUNNEL_METRICS,
+    accuracy_column,
+    curve_series,
+    main_probes,
+)
 from tunnellab.report.standing import standing_context
 from tunnellab.report.svg import line_chart
 from tunnellab.report.tables import read_csv, table
@@ -57,7 +63,7 @@ def multiples(run_dirs: list[Path], page_dir: Path) -> list[dict[str, Any]]:
             {
                 "name": _rel(run_dir, page_dir),
                 "chart": line_chart(
-                    curve_series(probes, column), width=240, height=150, legend=False
+                    curve_series(main_probes(probes), column), width=240, height=150, legend=False
                 ),
                 "href": _rel(report, page_dir) if report.is_file() else "",
             }
