@@ -36,6 +36,7 @@ from tunnellab.errors import ConfigError
 PROBE_RESULTS = "probe_results.csv"
 TUNNEL_METRICS = "tunnel_metrics.csv"
 HASHED_GROUPS = ("data", "ood", "model", "aug", "optim", "probe", "taps", "seed")
+OPTIONAL_HASHED_GROUPS = ("continual",)  # hashed only where a run sets them
 
 
 # Keys that say where or how fast data is read, never what it is: left out of run identity.
@@ -55,7 +56,8 @@ def semantic(node: Any) -> Any:
 
 def config_hash(cfg: DictConfig) -> str:
     """Hash of everything that determines a run's numbers (not paths, loggers or devices)."""
-    resolved = semantic({k: cfg.get(k) for k in HASHED_GROUPS})
+    groups = HASHED_GROUPS + tuple(k for k in OPTIONAL_HASHED_GROUPS if cfg.get(k) is not None)
+    resolved = semantic({k: cfg.get(k) for k in groups})
     return hashlib.sha256(json.dumps(resolved, sort_keys=True).encode()).hexdigest()[:12]
 
 

@@ -30,7 +30,7 @@ class StudySummaryCallback(Callback):
         if config.get("continual") is not None:  # continual runs: their own table, no probes
             from tunnellab.continual.study import summarise_continual
 
-            report = summarise_continual(sweep_dir)
+            report = summarise_continual(sweep_dir, config)
             if report:
                 print("\n" + report, flush=True)
             return

@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+from omegaconf import DictConfig
 
 from tunnellab.atomic import atomic_write_text
 from tunnellab.continual.table import COMBINATIONS, CONTINUAL_CSV
+from tunnellab.tracking.tracker import WandbTracker
 
 CONTINUAL_STUDY = "continual_study.csv"
 CELL = ["resolution", "tunnel_choice", "combination", "task"]
@@ -37,8 +39,29 @@ def continual_study(rows: pd.DataFrame) -> pd.DataFrame:
     ).reset_index(drop=True)
 
 
-def summarise_continual(sweep_dir: str | Path) -> str | None:
-    """Write ``continual_study.csv`` into the sweep dir; the report (None without results)."""
+def log_continual_study(cfg: DictConfig, sweep_dir: Path, study: pd.DataFrame) -> str | None:
+    """One W&B run in the study's group holding the continual study table (``logger=wandb``)."""
+    if cfg.logger.kind != "wandb":
+        return None
+    tracker = WandbTracker(
+        cfg,
+        sweep_dir,
+        run_id="study-summary",  # with the sweep dir: one W&B run per study launch
+        job_type="summary",
+        name=f"{cfg.name}:summary",
+        tags=[*cfg.logger.tags, "study-summary", "continual"],
+        config={"study": str(cfg.name), "sweep_dir": str(sweep_dir), "cells": len(study)},
+    )
+    try:
+        tracker.log_tables({"study/continual": study}, {"runs": int(study["runs"].max())}, {})
+        return tracker.location
+    finally:
+        tracker.finish()
+
+
+def summarise_continual(sweep_dir: str | Path, cfg: DictConfig | None = None) -> str | None:
+    """Write ``continual_study.csv`` into the sweep dir (and W&B with ``cfg``); the report
+    (None without results)."""
     sweep_dir = Path(sweep_dir)
     rows = continual_tables(sweep_dir)
     if rows.empty:
@@ -46,7 +69,10 @@ def summarise_continual(sweep_dir: str | Path) -> str | None:
     study = continual_study(rows)
     path = sweep_dir / CONTINUAL_STUDY
     atomic_write_text(path, study.to_csv(index=False))
+    location = log_continual_study(cfg, sweep_dir, study) if cfg is not None else None
     lines = [f"continual study: {path} (top-1 %, mean ± s.d. over seeds)"]
+    if location:
+        lines.append(f"  W&B {location}")
     for r in study.itertuples():
         lines.append(
             f"  {r.resolution}² {r.tunnel_choice:<6} {r.combination:<17} task {r.task}: "
