@@ -83,3 +83,22 @@ def test_bad_tunnel_start_fails_before_training(tmp_path, override, match):
     with pytest.raises(ConfigError, match=match):
         run_continual(cfg, tmp_path)
     assert not (tmp_path / "continual" / "task1.last.pt").exists()
+
+
+def test_study_summary_goes_to_one_offline_wandb_run(tiny, tmp_path):
+    import json
+    import shutil
+
+    from tunnellab.config import compose_config
+
+    _cfg, run_dir, _ = tiny
+    sweep = tmp_path / "sweep"
+    shutil.copytree(run_dir, sweep / "0", ignore=shutil.ignore_patterns("wandb"))
+    cfg = compose_config([*TINY, "logger=wandb", "logger.mode=offline"])
+    report = summarise_continual(sweep, cfg)
+    assert "W&B" in report
+    (offline,) = sorted((sweep / "wandb").glob("offline-run-*"))
+    (logged,) = (offline / "files" / "media" / "table" / "study").glob("continual_*.json")
+    table = json.loads(logged.read_text())
+    study = pd.read_csv(sweep / "continual_study.csv")
+    assert len(table["data"]) == len(study) and "accuracy_mean" in table["columns"]
