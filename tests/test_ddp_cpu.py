@@ -40,5 +40,6 @@ def test_two_rank_ddp_run_writes_one_result(tmp_path):
     assert len(list((run_dir / "wandb").glob("offline-run-*"))) == 1  # rank 0 only
     assert sorted(p.name for p in run_dir.glob("*.csv")) == [
         "probe_results.csv",
+        "scores.csv",
         "tunnel_metrics.csv",
     ]

@@ -10,6 +10,7 @@ from tunnellab.dynamics import COLUMNS, check_kept_checkpoints, same_weights
 from tunnellab.errors import ConfigError
 from tunnellab.models.weights_io import load_weights_file, state_dict_of
 from tunnellab.pipeline import run, run_probe
+from tunnellab.probe.variants import main_rows
 
 pytestmark = pytest.mark.slow
 
@@ -60,7 +61,8 @@ def test_the_best_epochs_rows_are_the_main_probes(kept):
     epoch = next(e for e in (1, 2) if equal(weights(ckpts / f"epoch_{e}.ckpt"), best))
     table = pd.read_csv(kept.run_dir / "dynamics.csv")
     rows = table[table["epoch"] == epoch].reset_index(drop=True)
-    main = kept.probes[["dataset", "role", "tap_index", "acc_selected"]].reset_index(drop=True)
+    trained = main_rows(kept.probes)  # the dynamics probe the trained backbone, linear heads
+    main = trained[["dataset", "role", "tap_index", "acc_selected"]].reset_index(drop=True)
     pd.testing.assert_frame_equal(
         rows[["dataset", "role", "tap_index"]], main[["dataset", "role", "tap_index"]]
     )
@@ -75,7 +77,8 @@ def test_a_probed_epoch_equals_probing_its_checkpoint_alone(kept, compose, tmp_p
     cfg = compose(*SMOKE[:2], f"checkpoint={ckpts / f'epoch_{epoch}.ckpt'}")
     alone = run_probe(cfg, tmp_path)
     table = pd.read_csv(kept.run_dir / "dynamics.csv")
-    assert table[table["epoch"] == epoch]["acc"].tolist() == alone.probes["acc_selected"].tolist()
+    expected = main_rows(alone.probes)["acc_selected"].tolist()
+    assert table[table["epoch"] == epoch]["acc"].tolist() == expected
 
 
 def test_same_weights_compares_values():

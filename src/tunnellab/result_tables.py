@@ -143,6 +143,10 @@ def variant_rows(variants: list[Variant], variables: dict[str, Any]) -> pd.DataF
     for v in variants:
         rows = probe_rows(v.report, variables, v.backbone, v.control, v.probe)
         if v.probe != LINEAR:
-            rows[["best_epoch", "selected_epoch", "lr"]] = None
+            rows[["best_epoch", "selected_epoch", "lr"]] = np.nan
         tables.append(rows)
-    return pd.concat(tables, ignore_index=True)
+    out = pd.concat(tables, ignore_index=True)
+    # as the CSV reads back: missing epochs make a numeric column float, not object
+    numeric = ["best_epoch", "selected_epoch", "lr"]
+    out[numeric] = out[numeric].apply(pd.to_numeric)
+    return out

@@ -293,3 +293,14 @@ def test_scores_are_deterministic():
     x, y = OVERLAPPING
     for score in SCORES.values():
         assert score(x, y) == score(x, y)
+
+
+def test_logme_stays_finite_where_the_features_fit_the_labels_exactly():
+    # features that are the one-hot labels: every one-vs-all target is fitted with no residual,
+    # so the noise precision β would grow without bound (it overflowed before it was capped)
+    labels = torch.arange(12) % 3
+    exact = torch.nn.functional.one_hot(labels, 3).to(torch.float64)
+    score = logme(exact, labels)
+    assert math.isfinite(score)
+    noise = torch.randn(12, 3, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    assert score > logme(noise, labels)  # an exact fit is the most evidence a target can get

@@ -131,7 +131,7 @@ def _safe(fn: Callable[..., float], *args: object) -> float:
     """The score, or NaN when the estimator cannot score this tap (e.g. one class present)."""
     try:
         return float(fn(*args))
-    except ValueError:
+    except (ValueError, ArithmeticError):
         return float("nan")
 
 

@@ -126,7 +126,9 @@ def test_sweep_overrides_in_sweep_order():
 
 def test_every_paper_study_is_listed():
     files = {p.stem for p in (config_dir() / "experiment" / "paper").glob("*.yaml")}
-    assert set(PAPER_STUDIES) == files
+    # paper/continual is its own stage (no probes of every tap on 8 OOD sets): its cost is
+    # estimated in experiments/continual/README.md, not by this tool
+    assert set(PAPER_STUDIES) == files - {"continual"}
 
 
 def test_class_count_jobs_from_their_configs():

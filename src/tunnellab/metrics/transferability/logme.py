@@ -24,6 +24,9 @@ def _spectrum(f: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, tor
     return sigma.clamp_min(0.0), q2
 
 
+PRECISION_MIN, PRECISION_MAX = 1e-10, 1e10  # bounds of α and β in the fixed-point iteration
+
+
 def logme_evidence(
     sigma: torch.Tensor,
     q2: torch.Tensor,
@@ -52,8 +55,10 @@ def logme_evidence(
 
     for _ in range(max_iter):
         m2, residual, gamma = terms(alpha, beta)
-        new_alpha = float(gamma / m2.clamp_min(1e-300))
-        new_beta = float((n - gamma) / residual)
+        # Capped: where the features fit a target exactly (n <= d, say) the residual goes to
+        # 0 and β to infinity; the cap keeps the evidence finite (and large) there.
+        new_alpha = min(max(float(gamma / m2.clamp_min(1e-300)), PRECISION_MIN), PRECISION_MAX)
+        new_beta = min(max(float((n - gamma) / residual), PRECISION_MIN), PRECISION_MAX)
         converged = abs(new_alpha / new_beta - alpha / beta) <= tol * (alpha / beta)
         alpha, beta = new_alpha, new_beta
         if converged:
