@@ -55,7 +55,8 @@ def test_pretrain_then_probe_in_one_run_dir(tmp_path):
     assert (run_dir / "checkpoints" / "best.ckpt").is_file()
     probe = _cli("tunnellab-probe", "experiment=smoke", f"hydra.run.dir={run_dir}", cwd=tmp_path)
     assert probe.returncode == 0, probe.stderr
-    for fragment in ["run dir", "probe_results.csv", "ID top-1", "glyphs", "digits", "heldout"]:
+    fragments = ["run dir", "probe_results.csv", "scores.csv", "ID top-1", "glyphs", "digits"]
+    for fragment in [*fragments, "heldout"]:
         assert fragment in probe.stdout
     assert (run_dir / "tunnel_metrics.csv").is_file()
     assert not (tmp_path / "outputs").exists()  # nothing outside the run dir

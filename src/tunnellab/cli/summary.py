@@ -27,6 +27,10 @@ def _tap_label(probes: pd.DataFrame, tap: object) -> str:
     return f"tap {int(tap)} ({names.get(int(tap), '?')})"
 
 
+#: Files of ``RunResult.files`` the run summary lists under "also", when a run wrote them.
+EXTRA_FILES = ("scores", "embeddings_png", "dynamics", "dynamics_png")
+
+
 def format_run_summary(result: RunResult) -> str:
     """Where everything went and the headline numbers of one run."""
     m = result.metrics
@@ -38,6 +42,9 @@ def format_run_summary(result: RunResult) -> str:
         f"{_rel(result.files.get('tunnel_metrics'))}",
         f"  plot         {_rel(result.files.get('curves_png'))} (+ .pdf)",
     ]
+    extras = [_rel(result.files[k]) for k in EXTRA_FILES if result.files.get(k)]
+    if extras:  # scores.csv, embeddings.png, dynamics.csv / .png when the run made them
+        lines.append(f"  also         {', '.join(extras)}")
     if result.files.get("report"):  # report.html (report=true)
         lines.append(f"  report       {_rel(result.files['report'])}")
     if result.tracker_kind == "wandb" and result.tracker_location:
