@@ -73,6 +73,7 @@ def test_a_new_probe_config_reuses_the_backbone_but_not_the_results(first, tmp_p
     assert (result.run_dir / "checkpoints" / "best.ckpt").read_bytes() == best
     (moved,) = result.run_dir.glob("replaced-*")
     pd.testing.assert_frame_equal(pd.read_csv(moved / "probe_results.csv"), result.probes)
+    assert (moved / "scores.csv").is_file()  # every file the old results made goes with them
     assert not (moved / "checkpoints").exists()
 
 

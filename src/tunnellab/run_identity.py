@@ -74,6 +74,7 @@ PRETRAIN_TRAINER_KEYS = ("precision",)
 RESULT_FILES = (DONE, PROBE_RESULTS, TUNNEL_METRICS, "curves.png", "curves.pdf", RUN_CONFIG)
 RESULT_FILES += ("embeddings.png", "embeddings.pdf", "embeddings.csv")
 RESULT_FILES += ("dynamics.csv", "dynamics.png", "dynamics.pdf")  # probe.at_epochs
+RESULT_FILES += ("scores.csv", "report.html")  # probe.scores, report
 BACKBONE_FILES = (CHECKPOINT_DIR, "features", "csv", "wandb")  # + its training curves
 REPLACED = "replaced-"  # analysis.run_sources.find_run_dirs skips these folders
 MAX_LISTED = 8
