@@ -155,3 +155,14 @@ def test_per_tap_table_matches_taps_not_row_order(run_dir):
     assert frame["glyphs (%)"].isna().tolist() == [t == 2 for t in range(1, TAPS + 1)]
     assert frame.loc[2, "glyphs (%)"] == pytest.approx(50.0)  # tap 3
     assert frame["nc1"].tolist() == pytest.approx([10.0 / t for t in range(1, TAPS + 1)])
+
+
+def test_a_run_dir_with_an_unreadable_table_is_left_out_and_named(tmp_path):
+    sweep = write_sweep(tmp_path / "sweep", jobs=3)
+    pd.DataFrame({"run_id": ["x"], "acc": [0.5]}).to_csv(sweep / "1" / "probe_results.csv")
+    html = write_study_report(sweep).read_text(encoding="utf-8")
+    assert "1 run dir(s) left out" in html and "lacks the column(s)" in html
+    assert not (sweep / "1" / REPORT_HTML).exists()
+    assert (sweep / "0" / REPORT_HTML).is_file() and (sweep / "2" / REPORT_HTML).is_file()
+    with pytest.raises(TunnellabError, match=r"lacks the column\(s\) \['dataset', 'role'"):
+        write_run_report(sweep / "1")

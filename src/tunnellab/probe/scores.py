@@ -27,10 +27,11 @@ from tunnellab.metrics.transferability import (
     transrate,
 )
 from tunnellab.probe.stage import ProbeStage
+from tunnellab.run_identity import SCORES
 
 __all__ = [
     "ESTIMATORS",
-    "SCORES_FILE",
+    "SCORES",
     "SCORE_COLUMNS",
     "score_datasets",
     "score_taps",
@@ -41,7 +42,6 @@ ESTIMATORS = ("logme", "hscore", "gbc", "transrate", "ncti", "knn")
 STREAMED = ("hscore", "gbc")
 SCORE_COLUMNS = ["tap_index", "estimator", "score"]
 CHUNK = 4096
-SCORES_FILE = "scores.csv"
 
 _IN_MEMORY: dict[str, Callable[[torch.Tensor, torch.Tensor, int], float]] = {
     "logme": lambda x, y, k: logme(x, y),
@@ -166,5 +166,5 @@ def write_scores(run_dir: Path, scores: pd.DataFrame, run_id: str) -> dict[str, 
     """``scores.csv`` in ``run_dir`` (atomic), with ``run_id`` as the first column."""
     table = scores.copy()
     table.insert(0, "run_id", run_id)
-    path = atomic_write(run_dir / SCORES_FILE, lambda tmp: table.to_csv(tmp, index=False))
+    path = atomic_write(run_dir / SCORES, lambda tmp: table.to_csv(tmp, index=False))
     return {"scores": path}

@@ -9,7 +9,7 @@ from tunnellab.report.pages import (
     write_run_report,
     write_study_report,
 )
-from tunnellab.report.study_page import REPORT_HTML
+from tunnellab.run_identity import REPORT_HTML
 
 __all__ = [
     "ADVICE_HTML",

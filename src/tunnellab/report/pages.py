@@ -8,14 +8,10 @@ from tunnellab.errors import TunnellabError
 from tunnellab.report.assets import png_image
 from tunnellab.report.markdown_lite import markdown_html
 from tunnellab.report.render import write_page
-from tunnellab.report.run_page import PROBE_RESULTS, run_context
-from tunnellab.report.study_page import (
-    REPORT_HTML,
-    analysis_context,
-    is_analysis_dir,
-    sweep_context,
-)
+from tunnellab.report.run_page import run_context
+from tunnellab.report.study_page import analysis_context, is_analysis_dir, sweep_context
 from tunnellab.report.tables import read_csv, table
+from tunnellab.run_identity import PROBE_RESULTS, REPORT_HTML
 
 ADVICE_HTML = "advice.html"
 
@@ -27,14 +23,20 @@ def write_run_report(run_dir: Path) -> Path:
 
 
 def write_study_report(sweep_dir: Path) -> Path:
-    """``<sweep_dir>/report.html``; writes each run's report first where it has none."""
+    """``<sweep_dir>/report.html``; writes each run's report first where it has none. A run dir
+    whose tables cannot be read is left out of the page and named in it."""
     from tunnellab.analysis.run_sources import find_run_dirs
 
     sweep_dir = Path(sweep_dir)
+    skipped = []
     for run_dir in find_run_dirs(sweep_dir):
         if run_dir != sweep_dir and not (run_dir / REPORT_HTML).is_file():
-            write_run_report(run_dir)
-    return write_page(sweep_dir / REPORT_HTML, "study.html.j2", sweep_context(sweep_dir))
+            try:
+                write_run_report(run_dir)
+            except TunnellabError as err:
+                skipped.append(f"{run_dir.relative_to(sweep_dir)}: {err}")
+    context = sweep_context(sweep_dir, skipped)
+    return write_page(sweep_dir / REPORT_HTML, "study.html.j2", context)
 
 
 def write_analysis_report(out_dir: Path) -> Path:

@@ -14,9 +14,8 @@ from tunnellab.probe.variants import KNN, LINEAR, floor_curves, main_rows
 from tunnellab.report.assets import environment, listing, png_image
 from tunnellab.report.svg import Series, line_chart
 from tunnellab.report.tables import read_csv, table
+from tunnellab.run_identity import PROBE_RESULTS, SCORES, TUNNEL_METRICS
 
-PROBE_RESULTS = "probe_results.csv"
-TUNNEL_METRICS = "tunnel_metrics.csv"
 #: PNG figures written into a run dir by other stages that the report shows (glob patterns).
 RUN_FIGURES = ("embeddings*.png", "dynamics*.png")
 METRIC_COLUMNS = (
@@ -63,7 +62,7 @@ def extra_series(probes: pd.DataFrame, column: str) -> list[Series]:
 
 def scores_table(run_dir: Path) -> pd.DataFrame | None:
     """ID training-free layer scores (scores.csv): one row per tap, one column per estimator."""
-    scores = read_csv(run_dir / "scores.csv")
+    scores = read_csv(run_dir / SCORES)
     if scores is None or "role" not in scores or not (scores["role"] == "id").any():
         return None
     ids = scores[scores["role"] == "id"]
@@ -133,16 +132,28 @@ def headline(metrics: pd.DataFrame | None, done: dict[str, Any]) -> dict[str, An
     }
 
 
-def run_context(run_dir: Path) -> dict[str, Any]:
-    """Everything the run template shows, read from the files of ``run_dir``."""
-    probes = read_csv(run_dir / PROBE_RESULTS)
+#: The probe_results.csv / tunnel_metrics.csv columns the pages read.
+PAGE_COLUMNS = ("run_id", "dataset", "role", "tap_index", "tap_name")
+METRIC_PAGE_COLUMNS = ("dataset", "retained")
+
+
+def read_probes(run_dir: Path) -> pd.DataFrame:
+    """The run's ``probe_results.csv``; :class:`TunnellabError` when it is missing, not a CSV
+    or lacks a column the pages read."""
+    probes = read_csv(run_dir / PROBE_RESULTS, PAGE_COLUMNS)
     if probes is None:
         raise TunnellabError(
             f"No {PROBE_RESULTS} in {run_dir}: not a finished run dir. Give tunnellab-report a "
             "run dir (with probe_results.csv), a sweep dir or a tunnellab-analyze out_dir."
         )
+    return probes
+
+
+def run_context(run_dir: Path) -> dict[str, Any]:
+    """Everything the run template shows, read from the files of ``run_dir``."""
+    probes = read_probes(run_dir)
     all_probes, probes = probes, main_probes(probes)
-    metrics = read_csv(run_dir / TUNNEL_METRICS)
+    metrics = read_csv(run_dir / TUNNEL_METRICS, METRIC_PAGE_COLUMNS)
     done_path = run_dir / "done.json"
     done = json.loads(done_path.read_text()) if done_path.is_file() else {}
     column = accuracy_column(metrics)

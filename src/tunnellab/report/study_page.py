@@ -10,20 +10,21 @@ from typing import Any
 import pandas as pd
 
 from tunnellab.analysis.run_sources import find_run_dirs
+from tunnellab.errors import TunnellabError
 from tunnellab.report.assets import listing, png_image
 from tunnellab.report.run_page import (
-    PROBE_RESULTS,
-    TUNNEL_METRICS,
+    METRIC_PAGE_COLUMNS,
     accuracy_column,
     curve_series,
     main_probes,
+    read_probes,
 )
 from tunnellab.report.standing import standing_context
 from tunnellab.report.svg import line_chart
 from tunnellab.report.tables import read_csv, table
+from tunnellab.run_identity import REPORT_HTML, TUNNEL_METRICS
 from tunnellab.tracking.study import STUDY_FIGURE, STUDY_LEVELS, STUDY_RUNS, study_runs
 
-REPORT_HTML = "report.html"
 #: Files of a tunnellab-analyze out_dir that the study report shows, in this order.
 ANALYSIS_TABLES = (
     ("paired_tests.csv", "Paired tests (Wilcoxon signed-rank p, Cliff's δ of b vs a)"),
@@ -53,10 +54,11 @@ def multiples(run_dirs: list[Path], page_dir: Path) -> list[dict[str, Any]]:
     """One small curve figure per run dir, with a link to its report where one exists."""
     out = []
     for run_dir in run_dirs[:MAX_MULTIPLES]:
-        probes = read_csv(run_dir / PROBE_RESULTS)
-        if probes is None:
+        try:
+            probes = read_probes(run_dir)
+            metrics = read_csv(run_dir / TUNNEL_METRICS, METRIC_PAGE_COLUMNS)
+        except TunnellabError:  # unreadable: left out (write_study_report names it)
             continue
-        metrics = read_csv(run_dir / TUNNEL_METRICS)
         column = accuracy_column(metrics)
         report = run_dir / REPORT_HTML
         out.append(
@@ -98,8 +100,8 @@ def _run_labels(runs: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def sweep_context(sweep_dir: Path) -> dict[str, Any]:
-    """Everything the study template shows for a sweep dir."""
+def sweep_context(sweep_dir: Path, skipped: list[str] | None = None) -> dict[str, Any]:
+    """Everything the study template shows for a sweep dir (``skipped``: unreadable run dirs)."""
     run_dirs = [d for d in find_run_dirs(sweep_dir) if d != sweep_dir]
     runs = read_csv(sweep_dir / STUDY_RUNS)
     if runs is None:
@@ -117,6 +119,7 @@ def sweep_context(sweep_dir: Path) -> dict[str, Any]:
         "kind": "study",
         "title": f"Study {sweep_dir.name}",
         "source": str(sweep_dir),
+        "skipped": skipped or [],
         "runs": table(runs, links=links),
         "levels": None if levels is None else table(levels),
         "figure": png_image(sweep_dir / f"{STUDY_FIGURE}.png", "% retained per level"),
@@ -147,6 +150,7 @@ def analysis_context(out_dir: Path) -> dict[str, Any]:
     )
     return {
         "kind": "study",
+        "skipped": [],
         "title": f"Analysis {out_dir.name}",
         "source": str(out_dir),
         "runs": table(summary),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -59,14 +60,23 @@ def table(frame: pd.DataFrame, digits: int = 3, links: dict[str, list[str]] | No
     return out
 
 
-def read_csv(path: Path) -> pd.DataFrame | None:
-    """The CSV at ``path``, or None where it is missing; a file that is not a CSV is an error."""
+def read_csv(path: Path, required: Sequence[str] = ()) -> pd.DataFrame | None:
+    """The CSV at ``path``, or None where it is missing; a file that is not a CSV, or lacks a
+    ``required`` column, is an error."""
     if not path.is_file():
         return None
     try:
-        return pd.read_csv(path)
+        frame = pd.read_csv(path)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
         raise TunnellabError(
             f"Cannot read {path} for the report: {err}. Expected a CSV table written by "
             "tunnellab; move the file aside or rewrite it with the command that made it."
         ) from err
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        raise TunnellabError(
+            f"{path} lacks the column(s) {missing} the report reads (it needs "
+            f"{list(required)}): not a table tunnellab wrote; move it aside or rerun the command "
+            "that made it."
+        )
+    return frame
