@@ -9,7 +9,7 @@ import pandas as pd
 from tunnellab.advise.report import Advice
 from tunnellab.pipeline import RunResult
 from tunnellab.pretrain.train import PretrainOutcome
-from tunnellab.probe.variants import KNN, main_rows
+from tunnellab.probe.variants import headline_rows
 
 
 def _rel(path: Path | str | None) -> str:
@@ -57,8 +57,7 @@ def format_run_summary(result: RunResult) -> str:
     if result.seconds:
         timing = ", ".join(f"{k} {v:.0f}s" for k, v in result.seconds.items())
         lines.append(f"  time         {timing}")
-    probes = main_rows(result.probes)
-    probes = probes if len(probes) else main_rows(result.probes, KNN)  # probe.kinds=[knn]
+    probes = headline_rows(result.probes)
     id_rows = probes[probes["role"] == "id"]
     accuracy = str(m["accuracy"].iloc[0]) if len(m) else "best"
     lines += [

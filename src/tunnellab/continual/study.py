@@ -9,7 +9,7 @@ from omegaconf import DictConfig
 
 from tunnellab.atomic import atomic_write_text
 from tunnellab.continual.table import COMBINATIONS, CONTINUAL_CSV
-from tunnellab.tracking.tracker import WandbTracker
+from tunnellab.tracking.study import summary_tracker
 
 CONTINUAL_STUDY = "continual_study.csv"
 CELL = ["resolution", "tunnel_choice", "combination", "task"]
@@ -43,15 +43,7 @@ def log_continual_study(cfg: DictConfig, sweep_dir: Path, study: pd.DataFrame) -
     """One W&B run in the study's group holding the continual study table (``logger=wandb``)."""
     if cfg.logger.kind != "wandb":
         return None
-    tracker = WandbTracker(
-        cfg,
-        sweep_dir,
-        run_id="study-summary",  # with the sweep dir: one W&B run per study launch
-        job_type="summary",
-        name=f"{cfg.name}:summary",
-        tags=[*cfg.logger.tags, "study-summary", "continual"],
-        config={"study": str(cfg.name), "sweep_dir": str(sweep_dir), "cells": len(study)},
-    )
+    tracker = summary_tracker(cfg, sweep_dir, ["continual"], {"cells": len(study)})
     try:
         tracker.log_tables({"study/continual": study}, {"runs": int(study["runs"].max())}, {})
         return tracker.location

@@ -33,6 +33,13 @@ def main_rows(probes: pd.DataFrame, kind: str = LINEAR) -> pd.DataFrame:
     return probes[keep]
 
 
+def headline_rows(probes: pd.DataFrame) -> pd.DataFrame:
+    """:func:`main_rows` of the kind a run's headline reads: linear where the run trained linear
+    probes, else kNN (``probe.kinds=[knn]``)."""
+    rows = main_rows(probes, LINEAR)
+    return rows if len(rows) or "probe" not in probes else main_rows(probes, KNN)
+
+
 def check_kinds(kinds: Sequence[str], metrics_from: str) -> None:
     """:class:`ConfigError` unless ``probe.metrics_from`` is one of the kinds that run."""
     if metrics_from not in kinds:

@@ -10,7 +10,7 @@ import pandas as pd
 
 from tunnellab.errors import TunnellabError
 from tunnellab.metrics.tunnel import tunnel_strength
-from tunnellab.probe.variants import KNN, LINEAR, floor_curves, main_rows
+from tunnellab.probe.variants import KNN, LINEAR, floor_curves, headline_rows, main_rows
 from tunnellab.report.assets import environment, listing, png_image
 from tunnellab.report.svg import Series, line_chart
 from tunnellab.report.tables import read_csv, table
@@ -37,12 +37,6 @@ def accuracy_column(metrics: pd.DataFrame | None) -> str:
     if metrics is not None and "accuracy" in metrics and len(metrics):
         return f"acc_{metrics['accuracy'].iloc[0]}"
     return "acc_selected"
-
-
-def main_probes(probes: pd.DataFrame) -> pd.DataFrame:
-    """The rows the tunnel metrics read: trained backbone, no control, linear (else kNN) probes."""
-    rows = main_rows(probes, LINEAR)
-    return rows if len(rows) or "probe" not in probes else main_rows(probes, KNN)
 
 
 def extra_series(probes: pd.DataFrame, column: str) -> list[Series]:
@@ -152,7 +146,7 @@ def read_probes(run_dir: Path) -> pd.DataFrame:
 def run_context(run_dir: Path) -> dict[str, Any]:
     """Everything the run template shows, read from the files of ``run_dir``."""
     probes = read_probes(run_dir)
-    all_probes, probes = probes, main_probes(probes)
+    all_probes, probes = probes, headline_rows(probes)
     metrics = read_csv(run_dir / TUNNEL_METRICS, METRIC_PAGE_COLUMNS)
     done_path = run_dir / "done.json"
     done = json.loads(done_path.read_text()) if done_path.is_file() else {}

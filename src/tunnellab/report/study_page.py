@@ -11,12 +11,12 @@ import pandas as pd
 
 from tunnellab.analysis.run_sources import find_run_dirs
 from tunnellab.errors import TunnellabError
+from tunnellab.probe.variants import headline_rows
 from tunnellab.report.assets import listing, png_image
 from tunnellab.report.run_page import (
     METRIC_PAGE_COLUMNS,
     accuracy_column,
     curve_series,
-    main_probes,
     read_probes,
 )
 from tunnellab.report.standing import standing_context
@@ -65,7 +65,7 @@ def multiples(run_dirs: list[Path], page_dir: Path) -> list[dict[str, Any]]:
             {
                 "name": _rel(run_dir, page_dir),
                 "chart": line_chart(
-                    curve_series(main_probes(probes), column), width=240, height=150, legend=False
+                    curve_series(headline_rows(probes), column), width=240, height=150, legend=False
                 ),
                 "href": _rel(report, page_dir) if report.is_file() else "",
             }

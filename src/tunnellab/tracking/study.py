@@ -134,23 +134,31 @@ def write_study_summary(name: str, sweep_dir: str | Path) -> StudySummary | None
     return StudySummary(name, sweep_dir, runs, levels, variables, files)
 
 
+def summary_tracker(
+    cfg: DictConfig, sweep_dir: Path, tags: list[str], config: dict[str, Any]
+) -> WandbTracker:
+    """The W&B run of a study's summary, in the study's group: one per sweep dir, resumed when
+    the sweep is relaunched."""
+    return WandbTracker(
+        cfg,
+        sweep_dir,
+        run_id="study-summary",  # with the sweep dir: one W&B run per study launch
+        job_type="summary",
+        name=f"{cfg.name}:summary",
+        tags=[*cfg.logger.tags, "study-summary", *tags],
+        config={"study": str(cfg.name), "sweep_dir": str(sweep_dir), **config},
+    )
+
+
 def log_study_summary(cfg: DictConfig, summary: StudySummary) -> None:
     """One W&B run in the study's group holding the study tables (``logger=wandb`` only)."""
     if cfg.logger.kind != "wandb":
         return
-    tracker = WandbTracker(
+    tracker = summary_tracker(
         cfg,
         summary.sweep_dir,
-        run_id="study-summary",  # with the sweep dir: one W&B run per study launch
-        job_type="summary",
-        name=f"{summary.name}:summary",
-        tags=[*cfg.logger.tags, "study-summary", *(f"varies={v}" for v in summary.variables)],
-        config={
-            "study": summary.name,
-            "sweep_dir": str(summary.sweep_dir),
-            "runs": len(summary.runs),
-            "variables": summary.variables,
-        },
+        [f"varies={v}" for v in summary.variables],
+        {"runs": len(summary.runs), "variables": summary.variables},
     )
     try:
         headline = {"runs": len(summary.runs)}
