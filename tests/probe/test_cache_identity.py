@@ -50,3 +50,24 @@ def test_the_same_weights_in_another_architecture_are_another_entry():
     with torch.no_grad():
         twin.head.weight.add_(1e-3)
     assert model_fingerprint(twin) != model_fingerprint(plain)
+
+
+def test_a_split_read_again_by_the_same_stage_is_not_read_from_disk_again(compose, tmp_path):
+    cfg = compose("experiment=smoke", "data.samples_per_class=8", "probe.diagnostics=false")
+    data = build_lab_id(resolution=32, classes=4, samples_per_class=8, val_per_class=2,
+                        test_per_class=2)  # fmt: skip
+    checkpoint = _checkpoint(cfg, tmp_path / "a.ckpt", 0)
+    stage_for(cfg, tmp_path, load_backbone(cfg, checkpoint)).features(data, "train", "lab")
+    stage = stage_for(cfg, tmp_path, load_backbone(cfg, checkpoint))
+    loads = []
+    load = stage.cache.load
+    stage.cache.load = lambda *args, **kwargs: loads.append(1) or load(*args, **kwargs)
+    first = stage.features(data, "train", "lab")
+    again = stage.features(data, "train", "lab")
+    assert len(loads) == 1 and again is first  # read from disk once, then kept in RAM
+    assert stage.cache.hits == 2 and stage.cache.misses == 0
+    stage.ram_budget_bytes = 2 * first.nbytes - 1  # half the budget holds less than the split
+    stage._kept.clear()
+    stage.features(data, "train", "lab")
+    stage.features(data, "train", "lab")
+    assert len(loads) == 3  # nothing kept: read again

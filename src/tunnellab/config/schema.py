@@ -224,7 +224,8 @@ class ProbeConfig:
     device: str = field(default="auto", metadata=choices("auto", "cpu", "cuda"))
     # Extraction precision: auto = bf16 autocast on CUDA, fp32 on CPU (channels-last on both).
     extract_precision: str = field(default="auto", metadata=choices(*EXTRACT_PRECISIONS))
-    # A split whose features exceed this many GB streams to memory-mapped files (0 = always).
+    # A split whose features exceed this many GB streams to memory-mapped files (0 = always);
+    # in-RAM splits read last stay in RAM, up to half of it, for the later readers of a run.
     ram_budget_gb: float = field(default=8.0, metadata=at_least(0.0))
     # Learning rates trained side by side per tap; the held-out split picks one (empty = off).
     lr_grid: list[float] = field(

@@ -8,6 +8,7 @@ the same numbers.
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -113,6 +114,9 @@ class ProbeStage:
         self.cpu_seconds: dict[str, float] = {"extract": 0.0, "heads": 0.0}
         self._fingerprint = model_fingerprint(model)
         self._dims: dict[int, list[int]] = {}
+        # The splits read last, kept in RAM (up to half the budget) for the later readers of
+        # the same features: kNN, floors, diagnostics, scores, embeddings, the advisor.
+        self._kept: OrderedDict[str, SplitFeatures] = OrderedDict()
 
     def tap_dims(self, resolution: int) -> list[int]:
         """Every tap's feature width at ``resolution`` (one dry forward, remembered)."""
@@ -138,6 +142,11 @@ class ProbeStage:
             norm=self.norm,
         )
 
+        if (kept := self._kept.get(key)) is not None:
+            self._kept.move_to_end(key)
+            self.cache.hits += 1  # a cache hit that skips reading the file again
+            return kept
+
         def compute(sink: FeatureSink) -> SplitFeatures:
             return extract_features(
                 self.model,
@@ -159,7 +168,18 @@ class ProbeStage:
             estimate_bytes=lambda: feature_bytes(len(arrays), self.tap_dims(arrays.resolution)),
         )
         self._account("extract", started)
+        self._keep(key, result)
         return result
+
+    def _keep(self, key: str, result: SplitFeatures) -> None:
+        """Remember an in-RAM split; the oldest go once they pass half the RAM budget."""
+        if result.mapped:  # memory-mapped splits page themselves in and out
+            return
+        self._kept[key] = result
+        while (
+            self._kept and sum(f.nbytes for f in self._kept.values()) > self.ram_budget_bytes // 2
+        ):
+            self._kept.popitem(last=False)
 
     def _account(self, part: str, started: tuple[float, float]) -> None:
         wall, cpu = _clocks()
